@@ -1,0 +1,23 @@
+// Where tests find the repository, the shared fixtures (../shared beside the checkout) and the
+// anvil binary, plus a scratch folder per test.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace anvil::test {
+
+std::filesystem::path source_dir();
+std::filesystem::path shared_dir();
+std::filesystem::path anvil_binary();
+// A fresh empty folder under the build tree, unique to the running test.
+std::filesystem::path scratch_dir();
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+// Runs a shell command and captures its output and exit code.
+CommandResult run_command(const std::string& cmd);
+
+}  // namespace anvil::test
