@@ -1,0 +1,109 @@
+// Binary ops with broadcasting (add, sub, mul, div), scalar ops and neg.
+// Backward: each input's gradient is reduced back to its own shape with sum_to_shape.
+#include "core/ops/op_utils.h"
+#include "kernels/cpu/elementwise.h"
+
+namespace anvil::ops {
+
+using namespace detail;
+using kernels::cpu::BinaryOp;
+
+namespace {
+
+const char* binary_name(BinaryOp op) {
+  switch (op) {
+    case BinaryOp::Add: return "add";
+    case BinaryOp::Sub: return "sub";
+    case BinaryOp::Mul: return "mul";
+    case BinaryOp::Div: return "div";
+  }
+  return "?";
+}
+
+// Strides of `t` laid over `out_shape` (0 on broadcast dims).
+Shape broadcast_strides(const Tensor& t, const Shape& out_shape) {
+  Shape st(out_shape.size(), 0);
+  size_t lead = out_shape.size() - size_t(t.dim());
+  for (size_t i = 0; i < size_t(t.dim()); ++i)
+    st[lead + i] = t.shape()[i] == 1 ? 0 : t.strides()[i];
+  return st;
+}
+
+Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b) {
+  const char* name = binary_name(op);
+  check_floating(a, name, "a");
+  check_floating(b, name, "b");
+  check_same_device(a, b, name);
+  check_cpu(a, name);
+  Shape out_shape = broadcast_shapes(a.shape(), b.shape(), name);
+  // Strided f32 inputs are read in place; others are converted first.
+  Tensor af = a.dtype() == DType::F32 ? a.detach() : f32_contiguous(a);
+  Tensor bf = b.dtype() == DType::F32 ? b.detach() : f32_contiguous(b);
+  Tensor out = Tensor::empty(out_shape, DType::F32);
+  Shape as = broadcast_strides(af, out_shape), bs = broadcast_strides(bf, out_shape);
+  kernels::cpu::binary_f32(op, af.data<float>(), as.data(), bf.data<float>(), bs.data(), out.data<float>(),
+                           out_shape.data(), int(out_shape.size()));
+  return cast_result(out, a.dtype());
+}
+
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward(BinaryOp::Add, a, b);
+  Shape sa = a.shape(), sb = b.shape();
+  return record_op("AddBackward", {a, b}, out, [sa, sb](const Tensor& g, const std::vector<bool>& needs) {
+    return std::vector<Tensor>{needs[0] ? sum_to_shape(g, sa) : Tensor(), needs[1] ? sum_to_shape(g, sb) : Tensor()};
+  });
+}
+
+Tensor sub(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward(BinaryOp::Sub, a, b);
+  Shape sa = a.shape(), sb = b.shape();
+  return record_op("SubBackward", {a, b}, out, [sa, sb](const Tensor& g, const std::vector<bool>& needs) {
+    return std::vector<Tensor>{needs[0] ? sum_to_shape(g, sa) : Tensor(),
+                               needs[1] ? sum_to_shape(neg(g), sb) : Tensor()};
+  });
+}
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward(BinaryOp::Mul, a, b);
+  Tensor ad = a.detach(), bd = b.detach();
+  return record_op("MulBackward", {a, b}, out, [ad, bd](const Tensor& g, const std::vector<bool>& needs) {
+    return std::vector<Tensor>{needs[0] ? sum_to_shape(mul(g, bd), ad.shape()) : Tensor(),
+                               needs[1] ? sum_to_shape(mul(g, ad), bd.shape()) : Tensor()};
+  });
+}
+
+Tensor div(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward(BinaryOp::Div, a, b);
+  Tensor ad = a.detach(), bd = b.detach(), od = out.detach();
+  return record_op("DivBackward", {a, b}, out, [ad, bd, od](const Tensor& g, const std::vector<bool>& needs) {
+    // d(a/b)/da = 1/b; d(a/b)/db = -a/b^2 = -out/b
+    return std::vector<Tensor>{needs[0] ? sum_to_shape(div(g, bd), ad.shape()) : Tensor(),
+                               needs[1] ? sum_to_shape(neg(div(mul(g, od), bd)), bd.shape()) : Tensor()};
+  });
+}
+
+Tensor add_scalar(const Tensor& a, float s) {
+  check_floating(a, "add_scalar", "a");
+  check_cpu(a, "add_scalar");
+  Tensor af = f32_contiguous(a);
+  Tensor out = Tensor::empty(a.shape(), DType::F32);
+  kernels::cpu::add_scalar_f32(af.data<float>(), s, out.data<float>(), a.numel());
+  return record_op("AddScalarBackward", {a}, cast_result(out, a.dtype()),
+                   [](const Tensor& g, const std::vector<bool>&) { return std::vector<Tensor>{g}; });
+}
+
+Tensor mul_scalar(const Tensor& a, float s) {
+  check_floating(a, "mul_scalar", "a");
+  check_cpu(a, "mul_scalar");
+  Tensor af = f32_contiguous(a);
+  Tensor out = Tensor::empty(a.shape(), DType::F32);
+  kernels::cpu::mul_scalar_f32(af.data<float>(), s, out.data<float>(), a.numel());
+  return record_op("MulScalarBackward", {a}, cast_result(out, a.dtype()),
+                   [s](const Tensor& g, const std::vector<bool>&) { return std::vector<Tensor>{mul_scalar(g, s)}; });
+}
+
+Tensor neg(const Tensor& a) { return mul_scalar(a, -1.0f); }
+
+}  // namespace anvil::ops
