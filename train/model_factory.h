@@ -1,0 +1,32 @@
+// From config or checkpoint to a model: the one place that maps train::ModelConfig to
+// models::ModelConfig and knows the two kinds of model folder (an anvil checkpoint, a Hugging Face
+// folder with config.json + model.safetensors).
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "core/models/model.h"
+#include "train/config/config.h"
+
+namespace anvil::train {
+
+models::ModelConfig to_model_config(const ModelConfig& m);
+
+// The model the config describes: fresh weights drawn from init_rng, or the weights of
+// model.init_from. With init_from, cfg.model's shape keys are replaced by the loaded model's.
+std::unique_ptr<models::CausalLM> build_model(Config& cfg, Generator& init_rng);
+
+// Copies named tensors into the model's parameters. A missing tensor, an unexpected one or a shape
+// mismatch is a CheckpointError naming `file` and the tensor.
+void load_parameters(models::CausalLM& model, const std::map<std::string, Tensor>& tensors,
+                     const std::filesystem::path& file);
+
+// A model for inference from an anvil checkpoint folder, a run's output folder (its newest
+// checkpoint) or a Hugging Face folder. When cfg_out is given it receives the run's config (for a
+// checkpoint) or a default config with the model section filled in (for an HF folder).
+std::unique_ptr<models::CausalLM> load_model_dir(const std::filesystem::path& dir, Config* cfg_out = nullptr);
+
+}  // namespace anvil::train

@@ -1,0 +1,264 @@
+// The training loop. See trainer.h and docs/ARCHITECTURE.md ("A training step").
+//
+// Bit-for-bit resume: everything that decides the next step is either recomputed from the config
+// or saved in the checkpoint: parameters, optimizer moments and step count, the dropout RNG's
+// (seed, offset), the train loader's position; the LR schedule is a pure function of the step.
+#include "train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+
+#include "core/base/error.h"
+#include "core/base/fs.h"
+#include "core/models/hf.h"
+#include "core/models/model.h"
+#include "data/bpe/tokenizer.h"
+#include "data/loader/loader.h"
+#include "optim/optim.h"
+#include "train/checkpoint/checkpoint.h"
+#include "train/generate.h"
+#include "train/metrics/metrics.h"
+#include "train/model_factory.h"
+#include "train/progress.h"
+
+namespace anvil::train {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// (B, T+1) windows -> ids (B, T) and targets (B, T), views of one i32 tensor.
+std::pair<Tensor, Tensor> batch_tensors(const data::TokenBatch& b) {
+  const int64_t B = b.batch_size, T = b.seq_len;
+  Tensor all = Tensor::empty({B, T + 1}, DType::I32);
+  std::memcpy(all.data_ptr(), b.tokens.data(), b.tokens.size() * sizeof(int32_t));
+  return {all.slice(1, 0, T), all.slice(1, 1, T + 1)};
+}
+
+double evaluate(models::CausalLM& model, data::TokenLoader& loader, int64_t steps) {
+  NoGradGuard no_grad;
+  model.eval();
+  loader.reset();
+  double total = 0;
+  for (int64_t i = 0; i < steps; ++i) {
+    auto [ids, targets] = batch_tensors(loader.next());
+    total += model.loss(model.forward(ids), targets).item();
+  }
+  model.train(true);
+  return total / double(std::max<int64_t>(steps, 1));
+}
+
+std::map<std::string, Tensor> model_state(const models::CausalLM& model) {
+  std::map<std::string, Tensor> m;
+  for (auto& [name, p] : model.named_parameters()) m[name] = p.detach();
+  return m;
+}
+
+optim::ScheduleOptions schedule_options(const Config& c) {
+  optim::ScheduleOptions s;
+  s.name = c.scheduler.name;
+  s.lr = float(c.optimizer.lr);
+  s.warmup_steps = c.scheduler.warmup_steps;
+  s.max_steps = c.training.max_steps;
+  s.min_lr_ratio = float(c.scheduler.min_lr_ratio);
+  s.decay_ratio = float(c.scheduler.decay_ratio);
+  return s;
+}
+
+std::unique_ptr<optim::Optimizer> make_optimizer(const Config& c, const models::CausalLM& model) {
+  auto groups = optim::default_param_groups(model.named_parameters(), float(c.optimizer.weight_decay));
+  if (c.optimizer.name == "sgd") return optim::make_sgd(std::move(groups), float(c.optimizer.momentum));
+  return optim::make_adamw(std::move(groups), float(c.optimizer.beta1), float(c.optimizer.beta2),
+                           float(c.optimizer.eps));
+}
+
+std::optional<fs::path> find_resume_checkpoint(const Config& c, const CheckpointManager& ckpts) {
+  const std::string& r = c.training.resume;
+  if (r == "never") return std::nullopt;
+  if (r == "auto") return ckpts.latest();
+  if (!is_checkpoint_dir(r))
+    throw CheckpointError(detail::concat("training.resume: ", r, " is not an anvil checkpoint folder (expected state.json and model.safetensors)"));
+  return fs::path(r);
+}
+
+std::vector<std::string> draw_samples(models::CausalLM& model, const data::BpeTokenizer& tok, const Config& c,
+                                      int count) {
+  std::vector<std::string> out;
+  uint32_t start = tok.eot_id();
+  for (int i = 0; i < count; ++i) {
+    SamplingOptions so;
+    so.max_new_tokens = c.training.sample_tokens;
+    so.temperature = 0.8f;
+    so.top_k = 40;
+    so.seed = c.run.seed + uint64_t(i);
+    so.stop_token = start;
+    auto ids = generate_tokens(model, {start}, so);
+    if (!ids.empty() && ids.back() == start) ids.pop_back();
+    out.push_back(tok.decode(ids));
+  }
+  return out;
+}
+
+}  // namespace
+
+TrainSummary train(const Config& cfg_in, const TrainOptions& options) {
+  Config cfg = cfg_in;
+  const int world = 1, rank = 0;  // data parallelism arrives with the distributed layer
+  const Device device = Device::parse(cfg.run.device);
+  ANVIL_CHECK_AS(ConfigError, device.is_cpu(), "run.device: ", cfg.run.device,
+                 " is not supported by the trainer yet (CUDA training is not wired in this build); use cpu");
+  ANVIL_CHECK_AS(ConfigError, cfg.training.precision == "fp32", "training.precision: ", cfg.training.precision,
+                 " needs the CUDA backend; the CPU trainer runs fp32");
+
+  const fs::path out_dir = cfg.run.output_dir;
+  fs::create_directories(out_dir);
+  CheckpointManager ckpts(out_dir / "checkpoints", cfg.training.keep_checkpoints);
+  std::optional<fs::path> resume_from = find_resume_checkpoint(cfg, ckpts);
+
+  // Model: fresh, from init_from, or (on resume) shaped by the config and filled from the checkpoint.
+  Generator init_rng(cfg.run.seed);
+  std::unique_ptr<models::CausalLM> model = build_model(cfg, init_rng);
+  model->train(true);
+  auto opt = make_optimizer(cfg, *model);
+  const int64_t accum = grad_accum_steps(cfg, world);
+  const int64_t B = cfg.training.micro_batch_size, T = cfg.data.seq_len;
+
+  data::LoaderOptions lo;
+  lo.pattern = cfg.data.train;
+  lo.batch_size = B;
+  lo.seq_len = T;
+  lo.rank = rank;
+  lo.world_size = world;
+  lo.seed = cfg.run.seed;
+  lo.vocab_size = cfg.model.vocab_size;
+  data::TokenLoader train_loader(lo);
+  std::unique_ptr<data::TokenLoader> val_loader;
+  if (!cfg.data.val.empty() && cfg.training.eval_every > 0) {
+    data::LoaderOptions vo = lo;
+    vo.pattern = cfg.data.val;
+    vo.shuffle = false;
+    vo.prefetch = false;
+    val_loader = std::make_unique<data::TokenLoader>(vo);
+  }
+
+  TrainSummary summary;
+  int64_t step = 0;
+  if (resume_from) {
+    CheckpointData ck = load_checkpoint(*resume_from);
+    const std::string arch = ck.state.value("arch", "");
+    if (!arch.empty() && arch != cfg.model.arch)
+      throw CheckpointError(detail::concat(resume_from->string(), ": checkpoint is of architecture '", arch,
+                                           "' but model.arch is '", cfg.model.arch, "'"));
+    load_parameters(*model, ck.model, *resume_from / "model.safetensors");
+    opt->load_state(ck.optimizer, ck.state.at("optimizer"));
+    train_loader.restore(ck.state.at("loader"));
+    model->dropout_rng().seed = ck.state.at("dropout_rng").at("seed").get<uint64_t>();
+    model->dropout_rng().offset = ck.state.at("dropout_rng").at("offset").get<uint64_t>();
+    step = ck.state.at("step").get<int64_t>();
+    summary.resumed_from = step;
+  }
+
+  write_file_atomic(out_dir / "config.yaml", config_to_yaml(cfg));
+  std::unique_ptr<JsonlWriter> jsonl;
+  std::unique_ptr<TensorBoardWriter> tb;
+  if (rank == 0 && cfg.logging.jsonl) jsonl = std::make_unique<JsonlWriter>(out_dir / "metrics.jsonl");
+  if (rank == 0 && cfg.logging.tensorboard) tb = std::make_unique<TensorBoardWriter>(out_dir / "tb");
+
+  std::unique_ptr<data::BpeTokenizer> tokenizer;
+  if (!cfg.data.tokenizer.empty() && fs::exists(cfg.data.tokenizer))
+    tokenizer = std::make_unique<data::BpeTokenizer>(data::BpeTokenizer::load(cfg.data.tokenizer));
+
+  const int64_t last_step =
+      options.stop_after_step >= 0 ? std::min(options.stop_after_step, cfg.training.max_steps) : cfg.training.max_steps;
+  Progress progress(cfg.logging.progress, cfg.training.max_steps, options.quiet);
+  if (resume_from) progress.message("resumed from " + resume_from->string() + " at step " + std::to_string(step));
+  progress.message(detail::concat("model: ", cfg.model.arch, " ", model->num_parameters(), " parameters; ", accum,
+                                  " micro-batch(es) of ", B, "x", T, " tokens per step"));
+
+  const optim::ScheduleOptions sched = schedule_options(cfg);
+  const std::vector<Tensor> params = model->parameters();
+  auto interval_start = Clock::now();
+  int64_t interval_tokens = 0;
+  const auto run_start = Clock::now();
+  const int64_t start_step = step;
+
+  auto save_checkpoint = [&](int64_t at_step) {
+    CheckpointData ck;
+    ck.model = model_state(*model);
+    ck.optimizer = opt->state_tensors();
+    ck.config_yaml = config_to_yaml(cfg);
+    ck.state = {{"step", at_step},
+                {"arch", cfg.model.arch},
+                {"optimizer", opt->state_scalars()},
+                {"loader", train_loader.state()},
+                {"dropout_rng", {{"seed", model->dropout_rng().seed}, {"offset", model->dropout_rng().offset}}},
+                {"config_hash", config_hash(cfg)}};
+    fs::path p = ckpts.save(at_step, ck);
+    progress.message("saved checkpoint " + p.string());
+  };
+
+  while (step < last_step) {
+    const float lr = optim::learning_rate(sched, step);
+    double loss_sum = 0;
+    for (int64_t micro = 0; micro < accum; ++micro) {
+      auto [ids, targets] = batch_tensors(train_loader.next());
+      Tensor loss = model->loss(model->forward(ids), targets);
+      loss_sum += loss.item();
+      ops::mul_scalar(loss, 1.0f / float(accum)).backward();
+    }
+    const float norm = optim::clip_grad_norm(params, float(cfg.training.grad_clip));
+    opt->step(lr);
+    opt->zero_grad();
+    ++step;
+    interval_tokens += accum * B * T * world;
+    const double loss = loss_sum / double(accum);
+    ANVIL_CHECK_AS(RuntimeFailure, std::isfinite(loss), "the loss became ", loss, " at step ", step,
+                   "; lower optimizer.lr or check the data");
+    summary.history.push_back({step, loss, lr, norm});
+    summary.last_train_loss = loss;
+
+    if (cfg.training.log_every > 0 && (step % cfg.training.log_every == 0 || step == last_step)) {
+      const double secs = std::chrono::duration<double>(Clock::now() - interval_start).count();
+      const double tps = double(interval_tokens) / std::max(secs, 1e-9);
+      const double elapsed = std::chrono::duration<double>(Clock::now() - run_start).count();
+      const double eta = elapsed / double(step - start_step) * double(cfg.training.max_steps - step);
+      progress.update(step, loss, lr, norm, tps, eta);
+      if (jsonl) jsonl->write(step, {{"loss", loss}, {"lr", lr}, {"grad_norm", norm}, {"tokens_per_s", tps}});
+      if (tb) {
+        tb->add_scalar("train/loss", loss, step);
+        tb->add_scalar("train/lr", lr, step);
+        tb->add_scalar("train/grad_norm", norm, step);
+        tb->add_scalar("train/tokens_per_s", tps, step);
+      }
+      interval_start = Clock::now();
+      interval_tokens = 0;
+    }
+    if (val_loader && (step % cfg.training.eval_every == 0 || step == cfg.training.max_steps)) {
+      const double val = evaluate(*model, *val_loader, cfg.training.eval_steps);
+      summary.last_val_loss = val;
+      progress.message(detail::concat("step ", step, ": val loss ", val, " (perplexity ", std::exp(val), ")"));
+      if (jsonl) jsonl->write(step, {{"val_loss", val}, {"val_perplexity", std::exp(val)}});
+      if (tb) tb->add_scalar("val/loss", val, step);
+    }
+    if (tokenizer && cfg.training.sample_every > 0 && step % cfg.training.sample_every == 0) {
+      for (auto& s : draw_samples(*model, *tokenizer, cfg, 1)) progress.message("sample: " + s);
+    }
+    const bool periodic = cfg.training.checkpoint_every > 0 && step % cfg.training.checkpoint_every == 0;
+    if (periodic || step == last_step) save_checkpoint(step);
+  }
+  progress.finish();
+  summary.steps_done = step;
+  if (tokenizer && step == cfg.training.max_steps && !options.quiet) {
+    summary.samples = draw_samples(*model, *tokenizer, cfg, 3);
+    if (jsonl)
+      for (size_t i = 0; i < summary.samples.size(); ++i) jsonl->write(step, {}, {{"sample", summary.samples[i]}});
+  }
+  return summary;
+}
+
+}  // namespace anvil::train
