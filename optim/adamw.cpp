@@ -1,0 +1,62 @@
+// AdamW: the bookkeeping around adamw_step_f32 (update_kernels.h), one kernel call per parameter.
+//
+// State: "m.<name>" (first moment) and "v.<name>" (second moment), f32, shaped like the
+// parameter; the global step counter feeds the bias corrections.
+#include <cmath>
+
+#include "core/base/error.h"
+#include "optim/optimizer.h"
+#include "optim/update_kernels.h"
+
+namespace anvil::optim {
+namespace {
+
+class AdamW final : public Optimizer {
+ public:
+  AdamW(std::vector<ParamGroup> groups, float beta1, float beta2, float eps)
+      : Optimizer(std::move(groups), "adamw"), beta1_(beta1), beta2_(beta2), eps_(eps) {
+    ANVIL_CHECK_AS(ConfigError, beta1 >= 0.0f && beta1 < 1.0f, "[adamw] beta1 must be in [0, 1), got ", beta1);
+    ANVIL_CHECK_AS(ConfigError, beta2 >= 0.0f && beta2 < 1.0f, "[adamw] beta2 must be in [0, 1), got ", beta2);
+    ANVIL_CHECK_AS(ConfigError, eps >= 0.0f, "[adamw] eps must be >= 0, got ", eps);
+    add_state_kind("m");
+    add_state_kind("v");
+  }
+
+  void step(float lr) override {
+    ++step_;
+    int64_t flat = 0;
+    for (ParamGroup& group : groups_) {
+      for (Tensor& p : group.params) {
+        const int64_t index = flat++;
+        Tensor g = f32_grad_of(p);
+        if (!g.defined()) continue;
+        check_updatable(p);
+        Tensor& m = state("m", index);
+        Tensor& v = state("v", index);
+        adamw_step_f32(p.data<float>(), g.data<float>(), m.data<float>(), v.data<float>(), p.numel(), lr, beta1_,
+                       beta2_, eps_, group.weight_decay, step_);
+      }
+    }
+  }
+
+  std::map<std::string, Tensor> state_tensors() const override { return all_state_tensors(); }
+
+  nlohmann::json state_scalars() const override {
+    return {{"optimizer", kind_}, {"step", step_}, {"beta1", beta1_}, {"beta2", beta2_}, {"eps", eps_}};
+  }
+
+  void load_state(const std::map<std::string, Tensor>& tensors, const nlohmann::json& scalars) override {
+    load_state_tensors_and_step(tensors, scalars);
+  }
+
+ private:
+  float beta1_, beta2_, eps_;
+};
+
+}  // namespace
+
+std::unique_ptr<Optimizer> make_adamw(std::vector<ParamGroup> groups, float beta1, float beta2, float eps) {
+  return std::make_unique<AdamW>(std::move(groups), beta1, beta2, eps);
+}
+
+}  // namespace anvil::optim
