@@ -5,17 +5,13 @@
 // a single byte nor the result of some merge can never come out of BPE; they are the special tokens
 // (GPT-2's "<|endoftext|>") and their text is kept verbatim, not byte-decoded. A tokenizer.json
 // names its special tokens in added_tokens.
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <unordered_map>
 
 #include "core/base/error.h"
+#include "core/base/fs.h"
 #include "data/bpe/bpe_model.h"
 #include "data/bpe/byte_level.h"
 #include "data/bpe/tokenizer.h"
@@ -157,36 +153,6 @@ std::vector<MergeSpec> read_merges_txt(const fs::path& path) {
   return merges;
 }
 
-// Writes content to path via a temporary file in the same folder, fsync and rename, so readers
-// never see a half-written file.
-void write_file_atomically(const fs::path& path, const std::string& content) {
-  std::string tmp_name = ".";
-  tmp_name += path.filename().string();
-  tmp_name += ".tmp" + std::to_string(::getpid());
-  fs::path tmp = path.parent_path() / tmp_name;
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  ANVIL_CHECK_AS(RuntimeFailure, fd >= 0, tmp.string(), ": cannot create: ", std::strerror(errno));
-  size_t written = 0;
-  while (written < content.size()) {
-    ssize_t n = ::write(fd, content.data() + written, content.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw RuntimeFailure(detail::concat(tmp.string(), ": write failed: ", std::strerror(err)));
-    }
-    written += static_cast<size_t>(n);
-  }
-  bool synced = ::fsync(fd) == 0;
-  bool closed = ::close(fd) == 0;
-  if (!synced || !closed || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw RuntimeFailure(detail::concat(path.string(), ": cannot write: ", std::strerror(err)));
-  }
-}
-
 }  // namespace
 
 BpeTokenizer BpeTokenizer::load_gpt2(const fs::path& vocab_json, const fs::path& merges_txt) {
@@ -298,8 +264,8 @@ void BpeTokenizer::save(const fs::path& dir) const {
     throw DataError(detail::concat(dir.string(), "/vocab.json: a special token is not valid UTF-8: ",
                                    e.what()));
   }
-  write_file_atomically(dir / "vocab.json", vocab_text + "\n");
-  write_file_atomically(dir / "merges.txt", merges);
+  write_file_atomic(dir / "vocab.json", vocab_text + "\n");
+  write_file_atomic(dir / "merges.txt", merges);
 }
 
 }  // namespace anvil::data
