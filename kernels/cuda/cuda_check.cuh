@@ -1,0 +1,54 @@
+// The one check macro every CUDA runtime and cuBLASLt call in kernels/cuda goes through, and the
+// launch helper that checks cudaGetLastError() right after each kernel launch.
+//
+// A failure throws anvil::RuntimeFailure naming the expression (or kernel), file:line and, for a
+// launch, the grid, block and dynamic shared-memory sizes, so a bad launch configuration is
+// reported at its launch instead of surfacing at the next synchronizing call.
+#pragma once
+
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+
+#include <string>
+
+#include "core/base/error.h"
+
+namespace anvil::kernels::cuda::detail {
+
+[[noreturn]] void throw_cuda_error(const char* expr, const char* file, int line, const std::string& what);
+
+inline void check(cudaError_t status, const char* expr, const char* file, int line) {
+  if (status != cudaSuccess) {
+    throw_cuda_error(expr, file, line, std::string(cudaGetErrorName(status)) + ": " + cudaGetErrorString(status));
+  }
+}
+inline void check(cublasStatus_t status, const char* expr, const char* file, int line) {
+  if (status != CUBLAS_STATUS_SUCCESS) {
+    throw_cuda_error(expr, file, line, std::string("cuBLAS status ") + std::to_string(int(status)));
+  }
+}
+
+[[noreturn]] void throw_launch_error(cudaError_t status, const char* kernel, const char* file, int line, dim3 grid,
+                                     dim3 block, size_t smem_bytes);
+
+// Launches `kernel` and checks the launch itself (bad configuration, missing image). Execution
+// errors surface at the next synchronizing call, which is checked too.
+template <typename... Params, typename... Args>
+void launch(const char* name, const char* file, int line, void (*kernel)(Params...), dim3 grid, dim3 block,
+            size_t smem_bytes, cudaStream_t stream, Args&&... args) {
+  if (grid.x == 0 || grid.y == 0 || grid.z == 0) return;  // empty problem: nothing to launch
+  kernel<<<grid, block, smem_bytes, stream>>>(static_cast<Params>(args)...);
+  cudaError_t status = cudaGetLastError();
+  if (status != cudaSuccess) throw_launch_error(status, name, file, line, grid, block, smem_bytes);
+}
+
+}  // namespace anvil::kernels::cuda::detail
+
+// Checks a cudaError_t or cublasStatus_t expression.
+#define ANVIL_CUDA_CHECK(expr) ::anvil::kernels::cuda::detail::check((expr), #expr, __FILE__, __LINE__)
+
+// Launches a kernel and checks it. Wrap a template kernel name in parentheses:
+//   ANVIL_LAUNCH((gelu_kernel<float>), grid, block, 0, stream, x, y, n);
+#define ANVIL_LAUNCH(kernel, grid, block, smem, stream, ...)                                                 \
+  ::anvil::kernels::cuda::detail::launch(#kernel, __FILE__, __LINE__, kernel, (grid), (block), (smem), (stream), \
+                                         __VA_ARGS__)

@@ -1,0 +1,63 @@
+// CUDA GEMM: C (M, N) = epilogue(alpha * op(A) @ op(B) + beta * C), batched with strides.
+//
+// Backends: a hand-written tensor-core kernel (bf16/f16 in, fp32 accumulate), cuBLASLt as the
+// selectable alternative, and a simple tiled fp32-FMA kernel that runs any shape, stride and dtype
+// (f32 too) as the fallback. GemmBackend::Auto takes the tensor-core kernel when
+// gemm_tensor_core_can_run() and the simple kernel otherwise.
+// Plain C++: pointers are device pointers, stream is a cudaStream_t as void* (nullptr = anvil's).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/base/dtype.h"
+
+namespace anvil::kernels::cuda {
+
+enum class GemmBackend { Auto, TensorCore, CublasLt, Simple };
+// Applied after alpha/beta: Bias adds bias[n]; BiasGelu then applies GELU (tanh).
+enum class GemmEpilogue { None, Bias, BiasGelu };
+
+struct GemmArgs {
+  int64_t M = 0, N = 0, K = 0;
+  DType input_dtype = DType::BF16;  // A and B; f32 runs on the simple backend only
+  // A not transposed: row-major (M, K), element (m, k) at A[m * lda + k].
+  // A transposed: stored row-major (K, M), element (m, k) at A[k * lda + m].
+  const void* A = nullptr;
+  int64_t lda = 0;
+  bool a_transposed = false;
+  // B not transposed: row-major (K, N), element (k, n) at B[k * ldb + n].
+  // B transposed: stored row-major (N, K) (e.g. a Linear weight), element (k, n) at B[n * ldb + k].
+  const void* B = nullptr;
+  int64_t ldb = 0;
+  bool b_transposed = false;
+  // C row-major (M, N), element (m, n) at C[m * ldc + n]; f32 or input_dtype.
+  void* C = nullptr;
+  int64_t ldc = 0;
+  DType output_dtype = DType::F32;
+  int64_t batch = 1;  // matrices i = 0..batch-1 start at A + i * batch_stride_a (elements), etc.
+  int64_t batch_stride_a = 0, batch_stride_b = 0, batch_stride_c = 0;
+  float alpha = 1.0f;
+  float beta = 0.0f;  // beta = 1 accumulates into C (`+=`, weight gradients); C is not read when 0
+  GemmEpilogue epilogue = GemmEpilogue::None;
+  const float* bias = nullptr;  // (N) f32, for Bias / BiasGelu
+  void* workspace = nullptr;    // cuBLASLt scratch (optional; more algorithms with some MiB)
+  size_t workspace_bytes = 0;
+  void* stream = nullptr;
+};
+
+// True when the tensor-core kernel applies: bf16/f16 inputs, M, N, K, leading dimensions and batch
+// strides multiples of 8, A/B/C 16-byte aligned, output f32 or the input dtype.
+bool gemm_tensor_core_can_run(const GemmArgs& args);
+// True when cuBLASLt can be asked (bf16/f16 inputs, output f32 or the input dtype, 16-byte
+// aligned pointers); it may still find no algorithm, which gemm() reports as RuntimeFailure.
+bool gemm_cublaslt_can_run(const GemmArgs& args);
+
+// Runs the GEMM and returns the backend used. A backend named explicitly that cannot run the
+// problem throws OpError; Auto never does for valid arguments.
+GemmBackend gemm(const GemmArgs& args, GemmBackend backend = GemmBackend::Auto);
+
+// The cuBLASLt path alone (gemm_cublaslt.cu); gemm() calls it for GemmBackend::CublasLt.
+void gemm_cublaslt(const GemmArgs& args);
+
+}  // namespace anvil::kernels::cuda
