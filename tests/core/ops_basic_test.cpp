@@ -1,4 +1,6 @@
 // Gradient checks and view invariance for the elementwise, reduction and matmul families.
+//
+// gradcheck-covers: elementwise reduce matmul
 #include <gtest/gtest.h>
 
 #include "tests/support/gradcheck.h"
