@@ -1,0 +1,97 @@
+// Normalization over the last dim: layer_norm (GPT-2's LayerNorm) and rms_norm (Llama's RMSNorm).
+//
+// Both compute in f32 whatever the storage dtype (HF's LlamaRMSNorm also upcasts to f32), and save
+// the per-row statistics (mean, rstd) from the forward for the backward. weight and bias may be
+// undefined (no affine part). Gradients come back in each input's own dtype.
+#include "core/ops/op_utils.h"
+#include "kernels/cpu/norm.h"
+
+namespace anvil::ops {
+
+using namespace detail;
+
+namespace {
+
+// Checks that an optional per-channel parameter is a 1-d floating tensor of C elements.
+void check_channel_param(const Tensor& p, const Tensor& x, const char* op, const char* arg) {
+  if (!p.defined()) return;
+  check_floating(p, op, arg);
+  check_same_device(x, p, op);
+  ANVIL_CHECK_OP(p.dim() == 1 && p.size(0) == x.size(-1), "[", op, "] ", arg, " ", p.str(),
+                 " does not match the last dim of x ", x.str(), " (expected shape [", x.size(-1), "])");
+}
+
+void check_norm_input(const Tensor& x, const char* op) {
+  check_floating(x, op, "x");
+  check_cpu(x, op);
+  ANVIL_CHECK_OP(x.dim() >= 1 && x.size(-1) > 0, "[", op, "] needs x with a non-empty last dim, got ", x.str());
+}
+
+const float* ptr_or_null(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
+
+}  // namespace
+
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps) {
+  check_norm_input(x, "layer_norm");
+  check_channel_param(weight, x, "layer_norm", "weight");
+  check_channel_param(bias, x, "layer_norm", "bias");
+  ANVIL_CHECK_OP(eps >= 0.0f, "[layer_norm] eps must be >= 0, got ", eps);
+  const int64_t C = x.size(-1), N = x.numel() / C;
+  Tensor xf = f32_contiguous(x);                                     // (N, C)
+  Tensor wf = weight.defined() ? f32_contiguous(weight) : Tensor();  // (C)
+  Tensor bf = bias.defined() ? f32_contiguous(bias) : Tensor();      // (C)
+  Tensor out = Tensor::empty(x.shape(), DType::F32);                 // (..., C)
+  Tensor mean = Tensor::empty({N}, DType::F32), rstd = Tensor::empty({N}, DType::F32);
+  kernels::cpu::layer_norm_forward_f32(xf.data<float>(), ptr_or_null(wf), ptr_or_null(bf), N, C, eps,
+                                       out.data<float>(), mean.data<float>(), rstd.data<float>());
+  const DType x_dtype = x.dtype();
+  const DType w_dtype = weight.defined() ? weight.dtype() : DType::F32;
+  const DType b_dtype = bias.defined() ? bias.dtype() : DType::F32;
+  return record_op(
+      "LayerNormBackward", {x, weight, bias}, cast_result(out, x_dtype),
+      [=](const Tensor& g, const std::vector<bool>& needs) {
+        Tensor gf = f32_contiguous(g);
+        Tensor dx, dw, db;
+        if (needs[0]) dx = Tensor::empty(xf.shape(), DType::F32);
+        if (wf.defined() && needs[1]) dw = Tensor::empty({C}, DType::F32);
+        if (bf.defined() && needs[2]) db = Tensor::empty({C}, DType::F32);
+        kernels::cpu::layer_norm_backward_f32(gf.data<float>(), xf.data<float>(), ptr_or_null(wf),
+                                              mean.data<float>(), rstd.data<float>(), N, C,
+                                              dx.defined() ? dx.data<float>() : nullptr,
+                                              dw.defined() ? dw.data<float>() : nullptr,
+                                              db.defined() ? db.data<float>() : nullptr);
+        return std::vector<Tensor>{dx.defined() ? cast_result(dx, x_dtype) : Tensor(),
+                                   dw.defined() ? cast_result(dw, w_dtype) : Tensor(),
+                                   db.defined() ? cast_result(db, b_dtype) : Tensor()};
+      });
+}
+
+Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps) {
+  check_norm_input(x, "rms_norm");
+  check_channel_param(weight, x, "rms_norm", "weight");
+  ANVIL_CHECK_OP(eps >= 0.0f, "[rms_norm] eps must be >= 0, got ", eps);
+  const int64_t C = x.size(-1), N = x.numel() / C;
+  Tensor xf = f32_contiguous(x);                                     // (N, C)
+  Tensor wf = weight.defined() ? f32_contiguous(weight) : Tensor();  // (C)
+  Tensor out = Tensor::empty(x.shape(), DType::F32);                 // (..., C)
+  Tensor rstd = Tensor::empty({N}, DType::F32);
+  kernels::cpu::rms_norm_forward_f32(xf.data<float>(), ptr_or_null(wf), N, C, eps, out.data<float>(),
+                                     rstd.data<float>());
+  const DType x_dtype = x.dtype();
+  const DType w_dtype = weight.defined() ? weight.dtype() : DType::F32;
+  return record_op("RmsNormBackward", {x, weight}, cast_result(out, x_dtype),
+                   [=](const Tensor& g, const std::vector<bool>& needs) {
+                     Tensor gf = f32_contiguous(g);
+                     Tensor dx, dw;
+                     if (needs[0]) dx = Tensor::empty(xf.shape(), DType::F32);
+                     if (wf.defined() && needs[1]) dw = Tensor::empty({C}, DType::F32);
+                     kernels::cpu::rms_norm_backward_f32(gf.data<float>(), xf.data<float>(), ptr_or_null(wf),
+                                                         rstd.data<float>(), N, C,
+                                                         dx.defined() ? dx.data<float>() : nullptr,
+                                                         dw.defined() ? dw.data<float>() : nullptr);
+                     return std::vector<Tensor>{dx.defined() ? cast_result(dx, x_dtype) : Tensor(),
+                                                dw.defined() ? cast_result(dw, w_dtype) : Tensor()};
+                   });
+}
+
+}  // namespace anvil::ops
