@@ -21,7 +21,7 @@ void cross_entropy_forward_f32(const float* logits, const int64_t* targets, int6
     float mx = -std::numeric_limits<float>::infinity();
     for (int64_t j = 0; j < V; ++j) mx = std::max(mx, row[j]);
     double total = 0;
-    for (int64_t j = 0; j < V; ++j) total += std::exp(double(row[j]) - mx);
+    for (int64_t j = 0; j < V; ++j) total += std::exp(row[j] - mx);  // f32 exp (vectorizes), double sum
     const double row_lse = double(mx) + std::log(total);
     lse[r] = float(row_lse);
     const int64_t t = targets[r];

@@ -20,18 +20,23 @@ inline void softmax_row(const float* in, float* out, int64_t n, int64_t stride, 
   const int64_t s = kUnit ? 1 : stride;
   float mx = -std::numeric_limits<float>::infinity();
   for (int64_t k = 0; k < n; ++k) mx = std::max(mx, in[k * s]);
-  // A row of all -inf has no finite max; shift by 0 so the result is NaN-free where possible.
+  // A row holding an infinity has no finite max; shifting by 0 instead avoids inf - inf. (An
+  // all -inf row still gives NaN softmax, as in PyTorch: callers mask at least one entry in.)
   if (!std::isfinite(mx)) mx = 0.0f;
-  double total = 0;
-  for (int64_t k = 0; k < n; ++k) total += std::exp(double(in[k * s] - mx));
+  double total = 0;  // f32 exp (vectorizes), double sum
   if (log) {
+    for (int64_t k = 0; k < n; ++k) total += std::exp(in[k * s] - mx);
     // (x - max) - log(sum) rather than x - (max + log(sum)): the shifted value is exact, so large
     // logits keep their small differences.
     const float log_total = float(std::log(total));
     for (int64_t k = 0; k < n; ++k) out[k * s] = (in[k * s] - mx) - log_total;
   } else {
+    for (int64_t k = 0; k < n; ++k) {
+      out[k * s] = std::exp(in[k * s] - mx);
+      total += out[k * s];
+    }
     const float inv = float(1.0 / total);
-    for (int64_t k = 0; k < n; ++k) out[k * s] = std::exp(in[k * s] - mx) * inv;
+    for (int64_t k = 0; k < n; ++k) out[k * s] *= inv;
   }
 }
 

@@ -521,6 +521,25 @@ TEST(Shape, Errors) {
   expect_op_error([&] { ops::split(a, {4, -1}, 1); }, {"[split]", "negative"});
 }
 
+// ---- sizes that cross the kernels' parallel thresholds ------------------------------------------
+
+TEST(LargeInputs, ParallelPathsMatchDoubleFormulas) {
+  Generator gen(81);
+  const Shape shape{70, 301};  // 21070 elements: above every kernel's single-thread cutoff
+  Tensor x = random_tensor(shape, gen, -3.0f, 3.0f);
+  auto xd = as_doubles(x);
+  std::vector<double> want;
+  for (double v : xd) want.push_back(gelu_ref(v));
+  expect_values(ops::gelu(x), want, 1e-5, "gelu large");
+  for (int64_t d : {0, 1}) {
+    expect_values(ops::softmax(x, d), softmax_ref(xd, shape, d, false), 1e-5, "softmax large");
+    expect_values(ops::log_softmax(x, d), softmax_ref(xd, shape, d, true), 1e-5, "log_softmax large");
+  }
+  std::vector<int64_t> t;
+  for (int64_t r = 0; r < 70; ++r) t.push_back(r % 5 == 0 ? -100 : (r * 37) % 301);
+  EXPECT_NEAR(ops::cross_entropy(x, Tensor::from_ints(t, {70})).item(), cross_entropy_ref(x, t, -100), 1e-5);
+}
+
 // ---- copy (contiguous / to_dtype) --------------------------------------------------------------
 
 TEST(Copy, ContiguousAndCastGradients) {
