@@ -1,6 +1,7 @@
 #include "train/model_factory.h"
 
 #include "core/base/error.h"
+#include "core/ops/ops.h"
 #include "core/models/hf.h"
 #include "train/checkpoint/checkpoint.h"
 

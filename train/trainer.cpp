@@ -12,6 +12,7 @@
 #include <iostream>
 
 #include "core/base/error.h"
+#include "core/ops/ops.h"
 #include "core/base/fs.h"
 #include "core/models/hf.h"
 #include "core/models/model.h"
