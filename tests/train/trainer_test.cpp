@@ -1,0 +1,219 @@
+// The trainer: bit-for-bit resume, checkpoint pruning and atomicity (a full disk while saving),
+// metrics files, and architecture mismatches on resume.
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <csignal>
+#include <fstream>
+
+#include "core/io/safetensors.h"
+#include "data/shards/shard.h"
+#include "tests/support/test_paths.h"
+#include "train/checkpoint/checkpoint.h"
+#include "train/metrics/metrics.h"
+#include "train/trainer.h"
+
+namespace anvil::train {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A learnable synthetic corpus: token t+1 follows t (mod V) most of the time.
+void write_corpus(const fs::path& dir, int64_t vocab, int64_t n_tokens, uint64_t seed) {
+  fs::create_directories(dir);
+  for (const char* split : {"train", "val"}) {
+    std::vector<uint32_t> toks(static_cast<size_t>(n_tokens));
+    uint32_t t = 0;
+    for (int64_t i = 0; i < n_tokens; ++i) {
+      uint32_t r = Philox4x32::word(seed + (split[0] == 'v'), uint64_t(i));
+      t = (r % 8 == 0) ? r % uint32_t(vocab) : (t + 1) % uint32_t(vocab);
+      toks[size_t(i)] = t;
+    }
+    data::write_shard(dir / (std::string(split) + "_000000.bin"), toks, 2);
+  }
+}
+
+Config small_config(const fs::path& dir, const std::string& arch = "gpt2") {
+  Config c = default_config();
+  c.run.output_dir = (dir / "run").string();
+  c.run.seed = 7;
+  c.model.arch = arch;
+  c.model.n_layer = 2;
+  c.model.n_head = 2;
+  c.model.n_kv_head = arch == "llama" ? 1 : 2;
+  c.model.d_model = 16;
+  c.model.d_ff = 32;
+  c.model.vocab_size = 64;
+  c.model.max_seq_len = 16;
+  c.model.tie_embeddings = arch == "gpt2";
+  c.data.train = (dir / "data/train_*.bin").string();
+  c.data.val = (dir / "data/val_*.bin").string();
+  c.data.tokenizer = "";
+  c.data.seq_len = 16;
+  c.training.micro_batch_size = 4;
+  c.training.global_batch_tokens = 4 * 16 * 2;  // two micro-batches per step
+  c.training.max_steps = 12;
+  c.training.eval_every = 6;
+  c.training.eval_steps = 2;
+  c.training.log_every = 3;
+  c.training.checkpoint_every = 4;
+  c.training.keep_checkpoints = 2;
+  c.training.sample_every = 0;
+  c.scheduler.warmup_steps = 3;
+  c.model.dropout = 0.1;  // exercises the dropout RNG state across resume
+  c.logging.progress = "never";
+  validate_config(c);
+  return c;
+}
+
+std::vector<char> file_bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+TEST(Trainer, StoppedAndResumedRunEqualsUninterruptedRunBitForBit) {
+  fs::path dir = test::scratch_dir();
+  write_corpus(dir / "data", 64, 6000, 1);
+  TrainOptions quiet;
+  quiet.quiet = true;
+
+  Config a = small_config(dir / "a");
+  a.data = small_config(dir).data;
+  TrainSummary full = train(a, quiet);
+  ASSERT_EQ(full.steps_done, 12);
+  ASSERT_EQ(full.history.size(), 12u);
+  EXPECT_LT(full.history.back().loss, full.history.front().loss);
+
+  Config b = small_config(dir / "b");
+  b.data = a.data;
+  TrainOptions stop = quiet;
+  stop.stop_after_step = 5;  // mid-way between checkpoints: the resume starts from the step-5 save
+  TrainSummary first = train(b, stop);
+  ASSERT_EQ(first.steps_done, 5);
+  TrainSummary second = train(b, quiet);
+  EXPECT_EQ(second.resumed_from, 5);
+  ASSERT_EQ(second.steps_done, 12);
+
+  std::vector<StepRecord> joined = first.history;
+  joined.insert(joined.end(), second.history.begin(), second.history.end());
+  ASSERT_EQ(joined.size(), full.history.size());
+  for (size_t i = 0; i < joined.size(); ++i) {
+    EXPECT_EQ(joined[i].loss, full.history[i].loss) << "step " << i + 1;  // exact, not approximate
+    EXPECT_EQ(joined[i].grad_norm, full.history[i].grad_norm) << "step " << i + 1;
+  }
+  fs::path wa = fs::path(a.run.output_dir) / "checkpoints" / checkpoint_name(12) / "model.safetensors";
+  fs::path wb = fs::path(b.run.output_dir) / "checkpoints" / checkpoint_name(12) / "model.safetensors";
+  EXPECT_EQ(file_bytes(wa), file_bytes(wb));
+  EXPECT_EQ(full.last_val_loss, second.last_val_loss);
+}
+
+TEST(Trainer, WritesMetricsConfigAndKeepsTheNewestCheckpoints) {
+  fs::path dir = test::scratch_dir();
+  write_corpus(dir / "data", 64, 6000, 2);
+  Config c = small_config(dir);
+  TrainOptions quiet;
+  quiet.quiet = true;
+  train(c, quiet);
+  fs::path out = c.run.output_dir;
+  EXPECT_TRUE(fs::exists(out / "config.yaml"));
+  EXPECT_EQ(load_config(out / "config.yaml"), [&] {
+    Config r = c;
+    r.source_path = (out / "config.yaml").string();
+    return r;
+  }());
+  // checkpoint_every 4 with keep 2: steps 8 and 12 remain.
+  std::vector<std::string> names;
+  for (auto& e : fs::directory_iterator(out / "checkpoints")) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{checkpoint_name(8), checkpoint_name(12)}));
+  // JSONL: a line per log step and per eval.
+  std::ifstream jl(out / "metrics.jsonl");
+  int loss_lines = 0, val_lines = 0;
+  for (std::string line; std::getline(jl, line);) {
+    auto j = nlohmann::json::parse(line);
+    loss_lines += j.contains("loss");
+    val_lines += j.contains("val_loss");
+  }
+  EXPECT_EQ(loss_lines, 4);
+  EXPECT_EQ(val_lines, 2);
+  // TensorBoard: one events file whose records all carry valid CRCs.
+  fs::path events;
+  for (auto& e : fs::directory_iterator(out / "tb")) events = e.path();
+  auto bytes = file_bytes(events);
+  size_t pos = 0;
+  int records = 0;
+  while (pos < bytes.size()) {
+    ASSERT_LE(pos + 12, bytes.size());
+    uint64_t len;
+    uint32_t len_crc, data_crc;
+    std::memcpy(&len, &bytes[pos], 8);
+    std::memcpy(&len_crc, &bytes[pos + 8], 4);
+    ASSERT_EQ(len_crc, masked_crc32c(&len, 8));
+    ASSERT_LE(pos + 12 + len + 4, bytes.size());
+    std::memcpy(&data_crc, &bytes[pos + 12 + len], 4);
+    ASSERT_EQ(data_crc, masked_crc32c(&bytes[pos + 12], len));
+    pos += 12 + len + 4;
+    ++records;
+  }
+  EXPECT_EQ(records, 1 + 4 * 4 + 2);  // file_version + 4 scalars per log step + val losses
+  EXPECT_NE(std::string(bytes.begin(), bytes.end()).find("train/loss"), std::string::npos);
+}
+
+TEST(Metrics, Crc32cMatchesTheStandardCheckValue) {
+  const char* s = "123456789";
+  EXPECT_EQ(crc32c(s, 9), 0xE3069283u);
+}
+
+TEST(Checkpoint, AFullDiskWhileSavingLeavesEarlierCheckpointsIntact) {
+  fs::path dir = test::scratch_dir();
+  CheckpointManager m(dir / "ck", 3);
+  CheckpointData d;
+  Generator g(3);
+  d.model["w"] = Tensor::randn({64, 64}, g);
+  d.state = {{"step", 1}};
+  d.config_yaml = "run: {}\n";
+  m.save(1, d);
+  // Limit the size of files this process may write (RLIMIT_FSIZE): writes past it fail with
+  // EFBIG, as they would with ENOSPC on a full disk.
+  struct rlimit old {};
+  getrlimit(RLIMIT_FSIZE, &old);
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit small = old;
+  small.rlim_cur = 4096;
+  setrlimit(RLIMIT_FSIZE, &small);
+  d.state["step"] = 2;
+  EXPECT_THROW(m.save(2, d), RuntimeFailure);
+  setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, old_handler);
+  ASSERT_TRUE(m.latest().has_value());
+  EXPECT_EQ(m.latest()->filename().string(), checkpoint_name(1));
+  CheckpointData back = load_checkpoint(*m.latest());
+  EXPECT_EQ(back.model.at("w").to_f32_vector(), d.model.at("w").to_f32_vector());
+  for (auto& e : fs::directory_iterator(dir / "ck"))
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+}
+
+TEST(Trainer, ResumingACheckpointOfAnotherArchitectureIsAnError) {
+  fs::path dir = test::scratch_dir();
+  write_corpus(dir / "data", 64, 6000, 4);
+  TrainOptions quiet;
+  quiet.quiet = true;
+  Config llama = small_config(dir, "llama");
+  llama.model.dropout = 0.0;
+  llama.training.max_steps = 2;
+  llama.scheduler.warmup_steps = 1;
+  llama.training.checkpoint_every = 0;
+  train(llama, quiet);
+  Config gpt2 = small_config(dir, "gpt2");
+  gpt2.training.max_steps = 4;
+  try {
+    train(gpt2, quiet);
+    FAIL() << "expected a CheckpointError";
+  } catch (const CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find("llama"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(checkpoint_name(2)), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace anvil::train
