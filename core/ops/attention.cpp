@@ -44,9 +44,11 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   Tensor qf = f32_contiguous(q);                      // (B, Hq, T, D)
   Tensor kf = f32_contiguous(k);                      // (B, Hkv, S, D)
   Tensor vf = f32_contiguous(v);                      // (B, Hkv, S, D)
+  // Keys transposed once so the kernel's score loops run over contiguous keys.
+  Tensor kf_t = kf.transpose(2, 3).contiguous();      // (B, Hkv, D, S)
   Tensor out = Tensor::empty(q.shape(), DType::F32);  // (B, Hq, T, D)
   Tensor lse = Tensor::empty({B, Hq, T}, DType::F32);
-  kernels::cpu::attention_forward_f32(qf.data<float>(), kf.data<float>(), vf.data<float>(), B, Hq, Hkv, T, S, D,
+  kernels::cpu::attention_forward_f32(qf.data<float>(), kf_t.data<float>(), vf.data<float>(), B, Hq, Hkv, T, S, D,
                                       causal, sm_scale, out.data<float>(), lse.data<float>());
   // Saved detached: the output's own node must not hold a handle to the output (a cycle).
   Tensor out_saved = out.detach();
@@ -54,12 +56,13 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   return record_op(
       "AttentionBackward", {q, k, v}, cast_result(out, q_dtype),
       [=](const Tensor& g, const std::vector<bool>& needs) {
-        Tensor gf = f32_contiguous(g);  // (B, Hq, T, D)
+        Tensor gf = f32_contiguous(g);                  // (B, Hq, T, D)
+        Tensor vf_t = vf.transpose(2, 3).contiguous();  // (B, Hkv, D, S)
         Tensor dq = Tensor::empty({B, Hq, T, D}, DType::F32);
         Tensor dk_per_qhead = Tensor::empty({B, Hq, S, D}, DType::F32);
         Tensor dv_per_qhead = Tensor::empty({B, Hq, S, D}, DType::F32);
-        kernels::cpu::attention_backward_f32(qf.data<float>(), kf.data<float>(), vf.data<float>(),
-                                             out_saved.data<float>(), gf.data<float>(), lse.data<float>(), B, Hq,
+        kernels::cpu::attention_backward_f32(qf.data<float>(), kf.data<float>(), kf_t.data<float>(),
+                                             vf_t.data<float>(), out_saved.data<float>(), gf.data<float>(), lse.data<float>(), B, Hq,
                                              Hkv, T, S, D, causal, sm_scale, dq.data<float>(),
                                              dk_per_qhead.data<float>(), dv_per_qhead.data<float>());
         // (B, Hkv * group, S, D) -> sum over the group -> (B, Hkv, S, D).

@@ -243,16 +243,32 @@ TEST(Attention, MatchesExplicitSoftmax) {
 
 TEST(Attention, LongSequencesCrossKeyBlocks) {
   // More keys than one block of the online softmax, with large scores whose running max keeps rising
-  // (increasing key norms), so the rescaling path runs.
+  // (increasing key norms), so the rescaling path runs; big enough for the multi-threaded path.
   Generator gen(32);
-  const int64_t T = 150, S = 150, D = 8;
-  Tensor q = random_tensor({1, 2, T, D}, gen, 0.5f, 1.0f);
-  Tensor ramp = ops::mul_scalar(Tensor::arange(S, DType::F32).view({1, 1, S, 1}), 0.05f);
+  const int64_t T = 200, S = 200, D = 16;
+  auto q = random_param({1, 2, T, D}, gen, 0.5f, 1.0f);
+  Tensor ramp = ops::mul_scalar(Tensor::arange(S, DType::F32).view({1, 1, S, 1}), 0.02f);
   Tensor k = ops::mul(random_tensor({1, 1, S, D}, gen, 0.5f, 1.0f), ops::add_scalar(ramp, 1.0f)).contiguous();
-  Tensor v = random_tensor({1, 1, S, D}, gen);
+  k.set_requires_grad(true);
+  auto v = random_param({1, 1, S, D}, gen);
   for (bool causal : {true, false})
-    expect_close(ops::scaled_dot_product_attention(q, k, v, causal, 1.0f), reference_attention(q, k, v, causal, 1.0),
+    expect_close(ops::scaled_dot_product_attention(q, k, v, causal, 0.5f), reference_attention(q, k, v, causal, 0.5),
                  1e-4);
+  // The whole call (threaded) against one call per query head (each small enough to run serially);
+  // the shared kv head's gradients accumulate over the two calls.
+  Tensor w = random_tensor({1, 2, T, D}, gen);
+  ops::sum(ops::mul(ops::scaled_dot_product_attention(q, k, v, true, 0.5f), w)).backward();
+  Tensor gq = q.grad(), gk = k.grad(), gv = v.grad();
+  q.zero_grad();
+  k.zero_grad();
+  v.zero_grad();
+  for (int64_t h = 0; h < 2; ++h) {
+    Tensor y = ops::scaled_dot_product_attention(q.slice(1, h, h + 1), k, v, true, 0.5f);
+    ops::sum(ops::mul(y, w.slice(1, h, h + 1))).backward();
+  }
+  EXPECT_LT(max_rel_error(gq, q.grad()), 1e-4);
+  EXPECT_LT(max_rel_error(gk, k.grad()), 1e-4);
+  EXPECT_LT(max_rel_error(gv, v.grad()), 1e-4);
 }
 
 TEST(Attention, Gradients) {
@@ -264,6 +280,11 @@ TEST(Attention, Gradients) {
         {q, k, v}))
         << "causal " << causal;
   }
+  // More keys than one kernel block (64) and several query tiles, grouped heads, KV-cache offset.
+  auto ql = random_param({1, 2, 66, 4}, gen), kl = random_param({1, 1, 70, 4}, gen), vl = random_param({1, 1, 70, 4}, gen);
+  EXPECT_TRUE(gradcheck(
+      [](const std::vector<Tensor>& a) { return ops::scaled_dot_product_attention(a[0], a[1], a[2], true); },
+      {ql, kl, vl}));
   // Plain MHA with T == S.
   auto q2 = random_param({1, 3, 5, 4}, gen), k2 = random_param({1, 3, 5, 4}, gen), v2 = random_param({1, 3, 5, 4}, gen);
   EXPECT_TRUE(gradcheck(
