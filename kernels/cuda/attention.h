@@ -1,0 +1,42 @@
+// CUDA flash attention, forward and backward: causal or full, head_dim 64 or 128, grouped-query
+// heads (num_kv_heads divides num_heads), bf16/f16 in, fp32 accumulation. Never materializes the
+// T x T score matrix; the forward saves only the log-sum-exp per (batch, head, query row).
+// Plain C++: pointers are device pointers, stream is a cudaStream_t as void* (nullptr = anvil's).
+#pragma once
+
+#include <cstdint>
+
+#include "core/base/dtype.h"
+
+namespace anvil::kernels::cuda {
+
+// A (B, T, heads, head_dim) tensor read through element strides; head_dim is contiguous.
+// Strides let q, k and v be slices of one fused (B, T, (H + 2 Hkv) * D) projection.
+struct AttentionInput {
+  const void* data = nullptr;
+  int64_t batch_stride = 0, seq_stride = 0, head_stride = 0;
+};
+struct AttentionOutput {
+  void* data = nullptr;
+  int64_t batch_stride = 0, seq_stride = 0, head_stride = 0;
+};
+
+struct AttentionArgs {
+  int64_t batch = 0, seq_len = 0, num_heads = 0, num_kv_heads = 0, head_dim = 0;
+  DType dtype = DType::BF16;  // q, k, v, out, dout, dq, dk, dv
+  bool causal = true;         // query t sees keys 0..t
+  float scale = 0.0f;         // 0 means 1/sqrt(head_dim)
+  AttentionInput q, k, v;     // (B, T, H, D), (B, T, Hkv, D), (B, T, Hkv, D)
+  AttentionOutput out;        // (B, T, H, D), written by the forward
+  float* lse = nullptr;       // (B, H, T) contiguous f32, natural log; written by the forward
+  // Backward only: out and lse as the forward wrote them, plus
+  AttentionInput dout;        // (B, T, H, D)
+  AttentionOutput dq, dk, dv; // written with `=`, same shapes as q, k, v
+  float* delta = nullptr;     // (B, H, T) f32 scratch the caller provides
+  void* stream = nullptr;
+};
+
+void attention_forward(const AttentionArgs& args);
+void attention_backward(const AttentionArgs& args);
+
+}  // namespace anvil::kernels::cuda
