@@ -91,10 +91,15 @@ struct BpeModel {
   void merge_short_word(std::string_view word, std::vector<uint32_t>& out) const;
   void merge_long_word(std::string_view word, std::vector<uint32_t>& out) const;
 
-  mutable std::mutex cache_mutex_;
-  mutable std::unordered_map<std::string, std::vector<uint32_t>, TransparentStringHash,
-                             std::equal_to<>>
-      word_cache_;
+  // The cache is split into shards, each behind its own mutex, so threads encoding documents in
+  // parallel with one tokenizer rarely wait on each other.
+  static constexpr int kCacheShardBits = 6;
+  struct CacheShard {
+    std::mutex mutex;
+    std::unordered_map<std::string, std::vector<uint32_t>, TransparentStringHash, std::equal_to<>>
+        words;
+  };
+  mutable std::array<CacheShard, size_t{1} << kCacheShardBits> cache_shards_;
 };
 
 }  // namespace anvil::data::bpe

@@ -25,8 +25,9 @@ namespace {
 constexpr size_t kShortWordMaxBytes = 64;
 // Words longer than this are not cached (rare, and would bloat the cache).
 constexpr size_t kMaxCachedWordBytes = 256;
-// The cache is dropped when it grows past this many words (bounds memory on endless streams).
-constexpr size_t kMaxCachedWords = 1 << 20;
+// A cache shard is dropped when it grows past this many words (bounds memory on endless streams;
+// 64 shards hold up to 1M words in all).
+constexpr size_t kMaxCachedWordsPerShard = 1 << 14;
 constexpr uint32_t kRemoved = ~uint32_t{0};
 constexpr uint32_t kNoToken = ~uint32_t{0};
 
@@ -89,10 +90,12 @@ void BpeModel::encode_word(std::string_view word, std::vector<uint32_t>& out) co
     merge_word(word, out);
     return;
   }
+  // The high bits pick the shard; the map inside uses the low bits, so they stay independent.
+  CacheShard& shard = cache_shards_[TransparentStringHash{}(word) >> (64 - kCacheShardBits)];
   {
-    std::lock_guard<std::mutex> lock(cache_mutex_);
-    auto it = word_cache_.find(word);
-    if (it != word_cache_.end()) {
+    std::lock_guard<std::mutex> lock(shard.mutex);
+    auto it = shard.words.find(word);
+    if (it != shard.words.end()) {
       out.insert(out.end(), it->second.begin(), it->second.end());
       return;
     }
@@ -100,9 +103,9 @@ void BpeModel::encode_word(std::string_view word, std::vector<uint32_t>& out) co
   size_t start = out.size();
   merge_word(word, out);
   std::vector<uint32_t> ids(out.begin() + static_cast<std::ptrdiff_t>(start), out.end());
-  std::lock_guard<std::mutex> lock(cache_mutex_);
-  if (word_cache_.size() >= kMaxCachedWords) word_cache_.clear();
-  word_cache_.emplace(std::string(word), std::move(ids));
+  std::lock_guard<std::mutex> lock(shard.mutex);
+  if (shard.words.size() >= kMaxCachedWordsPerShard) shard.words.clear();
+  shard.words.emplace(std::string(word), std::move(ids));
 }
 
 void BpeModel::merge_word(std::string_view word, std::vector<uint32_t>& out) const {

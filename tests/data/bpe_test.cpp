@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "core/base/error.h"
 #include "data/bpe/byte_level.h"
@@ -208,6 +209,24 @@ TEST(Gpt2Tokenizer, EndOfTextIsOneIdOnlyWhenAllowed) {
   EXPECT_EQ(gpt2().decode(expected), text);
   EXPECT_EQ(gpt2().special_token_id("<|endoftext|>"), std::optional<uint32_t>(50256));
   EXPECT_EQ(gpt2().special_token_id("<|nope|>"), std::nullopt);
+}
+
+TEST(Gpt2Tokenizer, ConcurrentEncodesAgreeWithSequentialOnes) {
+  std::string corpus = training_corpus(500);
+  BpeTokenizer sequential = BpeTokenizer::train(corpus, 400);
+  BpeTokenizer shared = BpeTokenizer::train(corpus, 400);  // same model, its own empty cache
+  std::vector<std::string> texts;
+  std::mt19937 rng(3);
+  for (int i = 0; i < 64; ++i) texts.push_back(random_mixed_text(rng, 200));
+  std::vector<std::vector<uint32_t>> expected, got(texts.size());
+  for (const std::string& t : texts) expected.push_back(sequential.encode(t));
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 4; ++w)
+    threads.emplace_back([&, w] {
+      for (size_t i = w; i < texts.size(); i += 4) got[i] = shared.encode(texts[i]);
+    });
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(got, expected);
 }
 
 // ---------------------------------------------------------------- pretokenizer
