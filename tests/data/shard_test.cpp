@@ -2,12 +2,14 @@
 // fortune and JSONL inputs, the val split, shard sizes) with a byte-per-token encoder.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <random>
 #include <set>
 
 #include "core/base/error.h"
+#include "data/bpe/tokenizer.h"
 #include "data/shards/prepare.h"
 #include "data/shards/shard.h"
 #include "tests/support/test_paths.h"
@@ -358,6 +360,35 @@ TEST(Prepare, BadInputs) {
   EXPECT_THROW(prepare_shards(o, byte_encode), ConfigError);
   EXPECT_THROW(parse_input_format("csv"), ConfigError);
   EXPECT_EQ(parse_input_format("fortune"), InputFormat::kFortune);
+}
+
+// `anvil prepare` end to end: trains a small BPE, writes shards the loader-side reader accepts,
+// and maps a malformed JSONL line to exit code 2 naming file:line. Skips when the binary is not
+// built (this test does not depend on the anvil target).
+TEST(PrepareCli, TrainsTokenizerAndWritesShards) {
+  if (!fs::exists(test::anvil_binary())) GTEST_SKIP() << "anvil binary not built";
+  fs::path dir = test::scratch_dir();
+  std::string corpus;
+  for (int i = 0; i < 30; ++i)
+    corpus += "{\"text\": \"the quick brown fox " + std::to_string(i) + " jumps over the lazy dog\"}\n";
+  write_bytes(dir / "c.jsonl", corpus);
+  const std::string base = test::anvil_binary().string() + " prepare --input " +
+                           (dir / "c.jsonl").string() + " --output " + (dir / "out").string() +
+                           " --tokenizer " + (dir / "tok").string();
+  auto result = test::run_command(base + " --train-tokenizer 300 --val-fraction 0.1");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("prepared 30 documents"), std::string::npos) << result.output;
+  EXPECT_TRUE(fs::exists(dir / "tok" / "vocab.json"));
+  auto train = read_split(dir / "out", "train");
+  auto val = read_split(dir / "out", "val");
+  const uint32_t eot = BpeTokenizer::load(dir / "tok").eot_id();
+  EXPECT_EQ(std::count(train.begin(), train.end(), eot), 27) << "one end-of-text id per document";
+  EXPECT_EQ(std::count(val.begin(), val.end(), eot), 3);
+
+  write_bytes(dir / "c.jsonl", corpus + "{\"text\": 5}\n");
+  result = test::run_command(base);
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("c.jsonl:31"), std::string::npos) << result.output;
 }
 
 }  // namespace
