@@ -95,34 +95,31 @@ struct DeviceTensor {
 
   DeviceTensor(const std::vector<float>& values, DType t)
       : dtype(t), n(int64_t(values.size())), buf(std::max<size_t>(values.size() * size_t(dtype_size(t)), 16)) {
-    std::vector<uint8_t> bytes(values.size() * size_t(dtype_size(t)));
-    for (size_t i = 0; i < values.size(); ++i) {
-      if (t == DType::F32) {
-        std::memcpy(&bytes[i * 4], &values[i], 4);
-      } else {
-        const uint16_t bits = t == DType::BF16 ? f32_to_bf16(values[i]) : f32_to_f16(values[i]);
-        std::memcpy(&bytes[i * 2], &bits, 2);
-      }
+    if (values.empty()) return;
+    if (t == DType::F32) {
+      buf.upload(values.data(), values.size() * 4);
+      return;
     }
-    if (!bytes.empty()) buf.upload(bytes.data(), bytes.size());
+    std::vector<uint16_t> bits(values.size());
+    for (size_t i = 0; i < values.size(); ++i) {
+      bits[i] = t == DType::BF16 ? f32_to_bf16(values[i]) : f32_to_f16(values[i]);
+    }
+    buf.upload(bits.data(), bits.size() * 2);
   }
-  DeviceTensor(int64_t count, DType t) : DeviceTensor(std::vector<float>(size_t(count), 0.0f), t) {}
+  DeviceTensor(int64_t count, DType t) : DeviceTensor(std::vector<float>(static_cast<size_t>(count), 0.0f), t) {}
 
   void* data() const { return buf.get(); }
   std::vector<float> read() const {
-    std::vector<uint8_t> bytes(size_t(n) * size_t(dtype_size(dtype)));
-    kernels::cuda_synchronize(0);
-    if (!bytes.empty()) buf.download(bytes.data(), bytes.size());
     std::vector<float> out(static_cast<size_t>(n));
-    for (size_t i = 0; i < out.size(); ++i) {
-      if (dtype == DType::F32) {
-        std::memcpy(&out[i], &bytes[i * 4], 4);
-      } else {
-        uint16_t bits;
-        std::memcpy(&bits, &bytes[i * 2], 2);
-        out[i] = dtype == DType::BF16 ? bf16_to_f32(bits) : f16_to_f32(bits);
-      }
+    kernels::cuda_synchronize(0);
+    if (n == 0) return out;
+    if (dtype == DType::F32) {
+      buf.download(out.data(), out.size() * 4);
+      return out;
     }
+    std::vector<uint16_t> bits(out.size());
+    buf.download(bits.data(), bits.size() * 2);
+    for (size_t i = 0; i < out.size(); ++i) out[i] = dtype == DType::BF16 ? bf16_to_f32(bits[i]) : f16_to_f32(bits[i]);
     return out;
   }
 };
