@@ -1,0 +1,123 @@
+// CUDA softmax and fused softmax + cross-entropy against double-precision formulas: odd widths,
+// a padded vocabulary (ld > vocab), ignore_index rows and per-row upstream gradients.
+#include <cmath>
+
+#include "kernels/cuda/softmax_ce.h"
+#include "tests/kernels/gpu_test_util.h"
+
+namespace anvil {
+namespace {
+
+namespace cuda = kernels::cuda;
+using gputest::all_close;
+using gputest::DeviceTensor;
+using gputest::random_normal;
+using gputest::round_to;
+
+std::vector<double> softmax_row(const float* x, int64_t n) {
+  double m = -INFINITY, s = 0;
+  for (int64_t i = 0; i < n; ++i) m = std::max(m, double(x[i]));
+  for (int64_t i = 0; i < n; ++i) s += std::exp(x[i] - m);
+  std::vector<double> y(n);
+  for (int64_t i = 0; i < n; ++i) y[i] = std::exp(x[i] - m) / s;
+  return y;
+}
+
+TEST(SoftmaxCeGpu, SoftmaxForwardBackward) {
+  ANVIL_SKIP_WITHOUT_GPU();
+  for (DType t : {DType::F32, DType::BF16}) {
+    for (int64_t cols : {1, 37, 1500}) {
+      const int64_t rows = 6;
+      auto x = round_to(random_normal(rows * cols, 10 + cols, 3.0f), t);
+      auto dy = round_to(random_normal(rows * cols, 20 + cols), t);
+      std::vector<double> y(rows * cols), dx(rows * cols);
+      std::vector<float> y_stored(rows * cols);
+      for (int64_t r = 0; r < rows; ++r) {
+        auto yr = softmax_row(&x[r * cols], cols);
+        for (int64_t c = 0; c < cols; ++c) {
+          y[r * cols + c] = yr[c];
+          y_stored[r * cols + c] = round_to(float(yr[c]), t);
+        }
+      }
+      // The backward reads the stored y, so the reference uses that too.
+      for (int64_t r = 0; r < rows; ++r) {
+        double dot = 0;
+        for (int64_t c = 0; c < cols; ++c) dot += double(y_stored[r * cols + c]) * dy[r * cols + c];
+        for (int64_t c = 0; c < cols; ++c) dx[r * cols + c] = y_stored[r * cols + c] * (dy[r * cols + c] - dot);
+      }
+      DeviceTensor dxin(x, t), dout(rows * cols, t), ddy(dy, t), dgrad(rows * cols, t);
+      const auto tol = t == DType::F32 ? gputest::Tolerance{1e-5, 1e-6} : gputest::tolerance_for(t);
+      cuda::softmax_forward(t, dxin.data(), dout.data(), rows, cols, nullptr);
+      EXPECT_TRUE(all_close(dout.read(), y, tol, "softmax cols=" + std::to_string(cols)));
+      cuda::softmax_backward(t, dout.data(), ddy.data(), dgrad.data(), rows, cols, nullptr);
+      EXPECT_TRUE(all_close(dgrad.read(), dx, tol, "softmax_backward cols=" + std::to_string(cols)));
+    }
+  }
+}
+
+TEST(SoftmaxCeGpu, FusedCrossEntropyLossAndDlogitsInPlace) {
+  ANVIL_SKIP_WITHOUT_GPU();
+  const int64_t rows = 9, vocab = 1001, ld = 1008, ignore = -100;
+  for (DType t : {DType::F32, DType::BF16}) {
+    auto logits = round_to(random_normal(rows * ld, 31, 4.0f), t);
+    std::vector<int64_t> targets(rows);
+    for (int64_t r = 0; r < rows; ++r) targets[r] = int64_t(Philox4x32::word(32, r) % vocab);
+    targets[3] = ignore;
+    auto upstream = gputest::random_uniform(rows, 33, 0.5f, 1.5f);
+    const float scale = 1.0f / (rows - 1);
+    std::vector<double> loss(rows), grad(rows * ld, 0.0);
+    for (int64_t r = 0; r < rows; ++r) {
+      if (targets[r] == ignore) continue;
+      auto y = softmax_row(&logits[r * ld], vocab);
+      loss[r] = -std::log(y[targets[r]]);
+      for (int64_t c = 0; c < vocab; ++c) grad[r * ld + c] = scale * upstream[r] * (y[c] - (c == targets[r]));
+    }
+    DeviceTensor dl(logits, t), dloss(rows, DType::F32), dup(upstream, DType::F32);
+    auto dt = gputest::to_device(targets);
+    cuda::CrossEntropyArgs a;
+    a.dtype = t;
+    a.logits = dl.data();
+    a.rows = rows;
+    a.vocab = vocab;
+    a.ld = ld;
+    a.targets = dt.as<int64_t>();
+    a.ignore_index = ignore;
+    a.losses = dloss.buf.as<float>();
+    a.dloss_scale = scale;
+    a.dloss_per_row = dup.buf.as<float>();
+    cuda::cross_entropy_fused(a);
+    EXPECT_TRUE(all_close(dloss.read(), loss, {1e-5, 1e-5}, "cross-entropy loss " + std::string(dtype_name(t))));
+    const auto got = dl.read();
+    const auto tol = t == DType::F32 ? gputest::Tolerance{1e-5, 1e-6} : gputest::tolerance_for(t);
+    EXPECT_TRUE(all_close(got, grad, tol, "dlogits " + std::string(dtype_name(t))));
+    for (int64_t c = 0; c < ld; ++c) ASSERT_EQ(got[3 * ld + c], 0.0f) << "ignored row must get zero gradient";
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = vocab; c < ld; ++c) ASSERT_EQ(got[r * ld + c], 0.0f) << "padded column " << c;
+  }
+}
+
+TEST(SoftmaxCeGpu, LossOnlyLeavesLogitsAndFlagsBadTargets) {
+  ANVIL_SKIP_WITHOUT_GPU();
+  const int64_t rows = 3, vocab = 50;
+  auto logits = random_normal(rows * vocab, 41);
+  std::vector<int64_t> targets = {4, vocab + 7, 0};  // row 1 is out of range
+  DeviceTensor dl(logits, DType::F32), dloss(rows, DType::F32);
+  auto dt = gputest::to_device(targets);
+  cuda::CrossEntropyArgs a;
+  a.dtype = DType::F32;
+  a.logits = dl.data();
+  a.rows = rows;
+  a.vocab = vocab;
+  a.ld = vocab;
+  a.targets = dt.as<int64_t>();
+  a.losses = dloss.buf.as<float>();
+  a.write_dlogits = false;
+  cuda::cross_entropy_fused(a);
+  EXPECT_EQ(dl.read(), logits);
+  const auto loss = dloss.read();
+  EXPECT_TRUE(std::isnan(loss[1]));
+  EXPECT_NEAR(loss[0], -std::log(softmax_row(&logits[0], vocab)[4]), 1e-5);
+}
+
+}  // namespace
+}  // namespace anvil
