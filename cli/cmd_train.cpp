@@ -19,6 +19,7 @@ anvil::cli::Command reg("train", "Train a model from a YAML config (overrides: k
   return [args] {
     anvil::train::Config cfg = anvil::train::load_config(args->config, args->overrides);
     anvil::train::TrainSummary s = anvil::train::train(cfg);
+    if (s.rank != 0) return 0;  // data-parallel runs: rank 0 reports
     std::cout << "trained " << cfg.run.name << " to step " << s.steps_done << ": train loss " << s.last_train_loss;
     if (s.last_val_loss >= 0) std::cout << ", val loss " << s.last_val_loss;
     std::cout << "\ncheckpoints and metrics are in " << cfg.run.output_dir << "\n";

@@ -18,6 +18,8 @@
 #include "core/models/model.h"
 #include "data/bpe/tokenizer.h"
 #include "data/loader/loader.h"
+#include "distributed/ddp.h"
+#include "distributed/launch.h"
 #include "optim/optim.h"
 #include "train/checkpoint/checkpoint.h"
 #include "train/generate.h"
@@ -41,17 +43,62 @@ std::pair<Tensor, Tensor> batch_tensors(const data::TokenBatch& b) {
   return {all.slice(1, 0, T), all.slice(1, 1, T + 1)};
 }
 
-double evaluate(models::CausalLM& model, data::TokenLoader& loader, int64_t steps) {
+// The mean loss over the first `steps` batches of B windows, as one process would see them. With N
+// ranks, rank r's i-th batch is the single process's batch i*N + r (data/loader/loader.h), so each
+// rank evaluates the batches below `steps` that fall to it and the sums are added across ranks.
+double evaluate(models::CausalLM& model, data::TokenLoader& loader, int64_t steps, distributed::Communicator& comm) {
   NoGradGuard no_grad;
   model.eval();
   loader.reset();
+  const int64_t world = comm.world_size(), rank = comm.rank();
   double total = 0;
-  for (int64_t i = 0; i < steps; ++i) {
+  for (int64_t i = 0; i * world + rank < steps; ++i) {
     auto [ids, targets] = batch_tensors(loader.next());
     total += model.loss(model.forward(ids), targets).item();
   }
+  if (world > 1) comm.all_reduce_sum(&total, 1);
   model.train(true);
   return total / double(std::max<int64_t>(steps, 1));
+}
+
+// Every rank must train the same config: rank 0's hash is broadcast and compared everywhere, and
+// the verdict is shared so that all ranks stop together.
+void check_same_config(distributed::Communicator& comm, const Config& cfg) {
+  const uint64_t mine = config_hash(cfg);
+  uint64_t root = mine;
+  comm.broadcast(&root, sizeof root, 0);
+  double differ = mine != root ? 1.0 : 0.0;
+  comm.all_reduce_sum(&differ, 1);
+  if (differ == 0) return;
+  if (mine != root)
+    throw ConfigError(detail::concat("distributed: rank ", comm.rank(), "'s config (hash ", mine,
+                                     ") differs from rank 0's (hash ", root,
+                                     "); every rank must get the same config file and overrides"));
+  throw ConfigError(detail::concat("distributed: ", differ, " rank(s) have a config different from rank 0's; every "
+                                   "rank must get the same config file and overrides"));
+}
+
+// Every rank must resume from the same step (checkpoints live on a filesystem all ranks see).
+void check_same_step(distributed::Communicator& comm, int64_t step) {
+  int64_t root = step;
+  comm.broadcast(&root, sizeof root, 0);
+  double differ = step != root ? 1.0 : 0.0;
+  comm.all_reduce_sum(&differ, 1);
+  ANVIL_CHECK_AS(CheckpointError, differ == 0, "distributed: rank ", comm.rank(), " resumes at step ", step,
+                 " but rank 0 at step ", root, "; ", differ,
+                 " rank(s) disagree. Checkpoints must be on a filesystem every rank sees");
+}
+
+// Dropout counters one micro-batch forward takes from the model's RNG (a pure function of the
+// shapes), measured with a throw-away forward; the RNG is left as it was.
+uint64_t dropout_draws_per_micro_batch(models::CausalLM& model, int64_t B, int64_t T) {
+  NoGradGuard no_grad;
+  Generator& g = model.dropout_rng();
+  const uint64_t before = g.offset;
+  model.forward(Tensor::zeros({B, T}, DType::I32));
+  const uint64_t draws = g.offset - before;
+  g.offset = before;
+  return draws;
 }
 
 std::map<std::string, Tensor> model_state(const models::CausalLM& model) {
@@ -109,7 +156,15 @@ std::vector<std::string> draw_samples(models::CausalLM& model, const data::BpeTo
 
 TrainSummary train(const Config& cfg_in, const TrainOptions& options) {
   Config cfg = cfg_in;
-  const int world = 1, rank = 0;  // data parallelism arrives with the distributed layer
+  std::shared_ptr<distributed::Communicator> comm = options.communicator;
+  if (!comm)
+    comm = distributed::make_communicator(cfg.distributed.backend,
+                                          distributed::detect_launch(distributed::launch_environment()),
+                                          cfg.run.device, cfg.distributed.timeout_s);
+  const int world = comm->world_size(), rank = comm->rank();
+  ANVIL_CHECK_AS(ConfigError, cfg.distributed.zero_stage == 0 || world == 1, "distributed.zero_stage: ",
+                 cfg.distributed.zero_stage, " is not implemented yet; use 0 (plain data parallelism)");
+  if (world > 1) check_same_config(*comm, cfg);
   const Device device = Device::parse(cfg.run.device);
   ANVIL_CHECK_AS(ConfigError, device.is_cpu(), "run.device: ", cfg.run.device,
                  " is not supported by the trainer yet (CUDA training is not wired in this build); use cpu");
@@ -117,7 +172,7 @@ TrainSummary train(const Config& cfg_in, const TrainOptions& options) {
                  " needs the CUDA backend; the CPU trainer runs fp32");
 
   const fs::path out_dir = cfg.run.output_dir;
-  fs::create_directories(out_dir);
+  if (rank == 0) fs::create_directories(out_dir);
   CheckpointManager ckpts(out_dir / "checkpoints", cfg.training.keep_checkpoints);
   std::optional<fs::path> resume_from = find_resume_checkpoint(cfg, ckpts);
 
@@ -163,8 +218,24 @@ TrainSummary train(const Config& cfg_in, const TrainOptions& options) {
     step = ck.state.at("step").get<int64_t>();
     summary.resumed_from = step;
   }
+  summary.rank = rank;
+  summary.world_size = world;
 
-  write_file_atomic(out_dir / "config.yaml", config_to_yaml(cfg));
+  // Data parallelism: one starting point (rank 0's parameters; the optimizer state and RNG came
+  // from the same config or checkpoint on every rank) and bucketed gradient averaging.
+  std::unique_ptr<distributed::GradSync> grad_sync;
+  uint64_t dropout_draws = 0;
+  if (world > 1) {
+    check_same_step(*comm, step);
+    grad_sync = std::make_unique<distributed::GradSync>(comm, model->parameters(),
+                                                        cfg.distributed.bucket_mb * (int64_t(1) << 20));
+    grad_sync->broadcast_parameters(0);
+    // Rank r's micro-batch m is the single process's micro-batch m*world + r; giving it that
+    // micro-batch's dropout counters makes the masks the single process would draw.
+    if (cfg.model.dropout > 0) dropout_draws = dropout_draws_per_micro_batch(*model, B, T);
+  }
+
+  if (rank == 0) write_file_atomic(out_dir / "config.yaml", config_to_yaml(cfg));
   std::unique_ptr<JsonlWriter> jsonl;
   std::unique_ptr<TensorBoardWriter> tb;
   if (rank == 0 && cfg.logging.jsonl) jsonl = std::make_unique<JsonlWriter>(out_dir / "metrics.jsonl");
@@ -176,10 +247,13 @@ TrainSummary train(const Config& cfg_in, const TrainOptions& options) {
 
   const int64_t last_step =
       options.stop_after_step >= 0 ? std::min(options.stop_after_step, cfg.training.max_steps) : cfg.training.max_steps;
-  Progress progress(cfg.logging.progress, cfg.training.max_steps, options.quiet);
+  Progress progress(cfg.logging.progress, cfg.training.max_steps, options.quiet || rank != 0);
   if (resume_from) progress.message("resumed from " + resume_from->string() + " at step " + std::to_string(step));
   progress.message(detail::concat("model: ", cfg.model.arch, " ", model->num_parameters(), " parameters; ", accum,
-                                  " micro-batch(es) of ", B, "x", T, " tokens per step"));
+                                  " micro-batch(es) of ", B, "x", T, " tokens per step",
+                                  world > 1 ? detail::concat(" on each of ", world, " ranks (", comm->backend(), ", ",
+                                                             grad_sync->bucket_count(), " gradient buckets)")
+                                            : std::string()));
 
   const optim::ScheduleOptions sched = schedule_options(cfg);
   const std::vector<Tensor> params = model->parameters();
@@ -189,6 +263,7 @@ TrainSummary train(const Config& cfg_in, const TrainOptions& options) {
   const int64_t start_step = step;
 
   auto save_checkpoint = [&](int64_t at_step) {
+    if (rank != 0) return;  // every rank holds the same state; rank 0 writes it
     CheckpointData ck;
     ck.model = model_state(*model);
     ck.optimizer = opt->state_tensors();
@@ -206,11 +281,21 @@ TrainSummary train(const Config& cfg_in, const TrainOptions& options) {
   while (step < last_step) {
     const float lr = optim::learning_rate(sched, step);
     double loss_sum = 0;
+    const uint64_t dropout_base = model->dropout_rng().offset;
     for (int64_t micro = 0; micro < accum; ++micro) {
       auto [ids, targets] = batch_tensors(train_loader.next());
+      if (dropout_draws) model->dropout_rng().offset = dropout_base + uint64_t(micro * world + rank) * dropout_draws;
+      // Gradients are communicated once per step: on the last micro-batch, from the hooks.
+      if (grad_sync && micro == accum - 1) grad_sync->begin_sync();
       Tensor loss = model->loss(model->forward(ids), targets);
       loss_sum += loss.item();
       ops::mul_scalar(loss, 1.0f / float(accum)).backward();
+    }
+    if (grad_sync) {
+      grad_sync->finish();
+      if (dropout_draws) model->dropout_rng().offset = dropout_base + uint64_t(accum * world) * dropout_draws;
+      comm->all_reduce_sum(&loss_sum, 1);
+      loss_sum /= double(world);  // the mean over ranks of each rank's micro-batch sum
     }
     const float norm = optim::clip_grad_norm(params, float(cfg.training.grad_clip));
     opt->step(lr);
@@ -240,13 +325,13 @@ TrainSummary train(const Config& cfg_in, const TrainOptions& options) {
       interval_tokens = 0;
     }
     if (val_loader && (step % cfg.training.eval_every == 0 || step == cfg.training.max_steps)) {
-      const double val = evaluate(*model, *val_loader, cfg.training.eval_steps);
+      const double val = evaluate(*model, *val_loader, cfg.training.eval_steps, *comm);
       summary.last_val_loss = val;
       progress.message(detail::concat("step ", step, ": val loss ", val, " (perplexity ", std::exp(val), ")"));
       if (jsonl) jsonl->write(step, {{"val_loss", val}, {"val_perplexity", std::exp(val)}});
       if (tb) tb->add_scalar("val/loss", val, step);
     }
-    if (tokenizer && cfg.training.sample_every > 0 && step % cfg.training.sample_every == 0) {
+    if (rank == 0 && tokenizer && cfg.training.sample_every > 0 && step % cfg.training.sample_every == 0) {
       for (auto& s : draw_samples(*model, *tokenizer, cfg, 1)) progress.message("sample: " + s);
     }
     const bool periodic = cfg.training.checkpoint_every > 0 && step % cfg.training.checkpoint_every == 0;
@@ -254,7 +339,8 @@ TrainSummary train(const Config& cfg_in, const TrainOptions& options) {
   }
   progress.finish();
   summary.steps_done = step;
-  if (tokenizer && step == cfg.training.max_steps && !options.quiet) {
+  if (world > 1) comm->barrier();  // rank 0's files are complete when train() returns anywhere
+  if (rank == 0 && tokenizer && step == cfg.training.max_steps && !options.quiet) {
     summary.samples = draw_samples(*model, *tokenizer, cfg, 3);
     if (jsonl)
       for (size_t i = 0; i < summary.samples.size(); ++i) jsonl->write(step, {}, {{"sample", summary.samples[i]}});

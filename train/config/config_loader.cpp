@@ -22,6 +22,7 @@ using detail::Source;
 
 // Llama's feed-forward width rounds up to a multiple of this.
 constexpr int64_t kLlamaFfnMultipleOf = 64;
+constexpr int64_t kMaxBucketMb = 4096;  // distributed.bucket_mb
 
 struct Document {
   std::string display_path;  // as the user would name it, for messages
@@ -207,6 +208,10 @@ void check_cross_fields(const Config& c, const LoadState* state) {
   if (!on_cuda && c.distributed.backend == "nccl") {
     fail("distributed.backend", "nccl needs run.device cuda, but run.device is " + c.run.device,
          "run.device");
+  }
+  // A bucket is one collective call: MPI counts are int, so buckets stay well below 2^31 floats.
+  if (c.distributed.bucket_mb > kMaxBucketMb) {
+    fail("distributed.bucket_mb", "expected at most " + s(kMaxBucketMb) + " (MB), got " + s(c.distributed.bucket_mb));
   }
 }
 

@@ -1,0 +1,131 @@
+// `mpiexec -np 2 anvil train CONFIG`: the real launch path (launch detection from OpenMPI's
+// variables, backend auto -> mpi), rank-0-only output, equality with `anvil train CONFIG` in one
+// process, and the launch errors' exit codes. Skips when the build has no MPI.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/base/rng.h"
+#include "data/shards/shard.h"
+#include "tests/support/test_paths.h"
+#include "train/config/config.h"
+
+namespace anvil::train {
+namespace {
+
+namespace fs = std::filesystem;
+
+void write_corpus(const fs::path& dir, int64_t vocab, int64_t n_tokens, uint64_t seed) {
+  fs::create_directories(dir);
+  for (const char* split : {"train", "val"}) {
+    std::vector<uint32_t> toks(static_cast<size_t>(n_tokens));
+    uint32_t t = 0;
+    for (int64_t i = 0; i < n_tokens; ++i) {
+      uint32_t r = Philox4x32::word(seed + (split[0] == 'v'), uint64_t(i));
+      t = (r % 8 == 0) ? r % uint32_t(vocab) : (t + 1) % uint32_t(vocab);
+      toks[size_t(i)] = t;
+    }
+    data::write_shard(dir / (std::string(split) + "_000000.bin"), toks, 2);
+  }
+}
+
+fs::path write_config(const fs::path& dir) {
+  Config c = default_config();
+  c.run.output_dir = (dir / "run").string();
+  c.model.n_layer = 2;
+  c.model.n_head = 2;
+  c.model.n_kv_head = 2;
+  c.model.d_model = 16;
+  c.model.d_ff = 32;
+  c.model.vocab_size = 64;
+  c.model.max_seq_len = 16;
+  c.data.train = (dir / "data/train_*.bin").string();
+  c.data.val = (dir / "data/val_*.bin").string();
+  c.data.tokenizer = "";
+  c.data.seq_len = 16;
+  c.training.micro_batch_size = 4;
+  c.training.global_batch_tokens = 4 * 16 * 4;  // 2 micro-batches per rank on 2 ranks, 4 alone
+  c.training.max_steps = 4;
+  c.training.eval_every = 2;
+  c.training.eval_steps = 2;
+  c.training.log_every = 1;
+  c.training.checkpoint_every = 0;
+  c.scheduler.warmup_steps = 1;
+  c.logging.progress = "never";
+  c.logging.tensorboard = false;
+  validate_config(c);
+  const fs::path p = dir / "run.yaml";
+  std::ofstream(p) << config_to_yaml(c);
+  return p;
+}
+
+std::string mpiexec(int np) {
+  return "OMP_NUM_THREADS=1 mpiexec --oversubscribe --allow-run-as-root -np " + std::to_string(np) + " ";
+}
+
+std::vector<double> losses(const fs::path& metrics) {
+  std::vector<double> out;
+  std::ifstream in(metrics);
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line);
+    if (j.contains("loss")) out.push_back(j["loss"].get<double>());
+  }
+  return out;
+}
+
+size_t count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST(MpiTrainCli, TwoRanksEqualOneProcessAndOnlyRankZeroReports) {
+#ifndef ANVIL_HAVE_MPI
+  GTEST_SKIP() << "built without MPI";
+#else
+  const fs::path dir = test::scratch_dir();
+  write_corpus(dir / "data", 64, 6000, 9);
+  const fs::path cfg = write_config(dir);
+  const std::string anvil = test::anvil_binary().string();
+
+  auto dist = test::run_command(mpiexec(2) + anvil + " train " + cfg.string() + " run.output_dir=" + (dir / "dist").string());
+  ASSERT_EQ(dist.exit_code, 0) << dist.output;
+  EXPECT_EQ(count(dist.output, "trained "), 1u) << dist.output;  // rank 0's summary only
+  EXPECT_NE(dist.output.find("on each of 2 ranks (mpi"), std::string::npos) << dist.output;
+
+  auto single = test::run_command(anvil + " train " + cfg.string() + " run.output_dir=" + (dir / "single").string());
+  ASSERT_EQ(single.exit_code, 0) << single.output;
+
+  const auto ld = losses(dir / "dist" / "metrics.jsonl"), ls = losses(dir / "single" / "metrics.jsonl");
+  ASSERT_EQ(ld.size(), 4u);  // one writer: a line per step
+  ASSERT_EQ(ls.size(), 4u);
+  for (size_t i = 0; i < ls.size(); ++i) EXPECT_NEAR(ld[i], ls[i], 1e-6 * ls[i]) << "step " << i + 1;
+#endif
+}
+
+TEST(MpiTrainCli, LaunchAndConfigMismatchesExitWithCodeTwo) {
+#ifndef ANVIL_HAVE_MPI
+  GTEST_SKIP() << "built without MPI";
+#else
+  const fs::path dir = test::scratch_dir();
+  write_corpus(dir / "data", 64, 3000, 10);
+  const fs::path cfg = write_config(dir);
+  const std::string anvil = test::anvil_binary().string();
+
+  // backend none with two launched processes.
+  auto none = test::run_command(mpiexec(2) + anvil + " train " + cfg.string() + " distributed.backend=none");
+  EXPECT_EQ(none.exit_code, 2) << none.output;  // ConfigError: mpiexec passes the rank's code on
+  EXPECT_NE(none.output.find("started 2 processes"), std::string::npos) << none.output;
+
+  // Rank 1 gets another learning rate than rank 0: the config hashes differ.
+  auto differ = test::run_command(mpiexec(2) + "sh -c '" + anvil + " train " + cfg.string() +
+                                  " optimizer.lr=0.00${OMPI_COMM_WORLD_RANK}1'");
+  EXPECT_NE(differ.exit_code, 0) << differ.output;
+  EXPECT_NE(differ.output.find("rank 1's config (hash"), std::string::npos) << differ.output;
+  EXPECT_NE(differ.output.find("differs from rank 0's"), std::string::npos) << differ.output;
+#endif
+}
+
+}  // namespace
+}  // namespace anvil::train
