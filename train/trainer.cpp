@@ -20,6 +20,7 @@
 #include "data/loader/loader.h"
 #include "distributed/ddp.h"
 #include "distributed/launch.h"
+#include "distributed/zero.h"
 #include "optim/optim.h"
 #include "train/checkpoint/checkpoint.h"
 #include "train/generate.h"
@@ -162,8 +163,11 @@ TrainSummary train(const Config& cfg_in, const TrainOptions& options) {
                                           distributed::detect_launch(distributed::launch_environment()),
                                           cfg.run.device, cfg.distributed.timeout_s);
   const int world = comm->world_size(), rank = comm->rank();
-  ANVIL_CHECK_AS(ConfigError, cfg.distributed.zero_stage == 0 || world == 1, "distributed.zero_stage: ",
-                 cfg.distributed.zero_stage, " is not implemented yet; use 0 (plain data parallelism)");
+  // ZeRO-1 shards AdamW's moments across ranks; with one rank there is nothing to shard. (Checked
+  // here rather than in the config loader, which accepts any combination of these two keys.)
+  ANVIL_CHECK_AS(ConfigError, cfg.distributed.zero_stage == 0 || cfg.optimizer.name == "adamw",
+                 "distributed.zero_stage: 1 shards AdamW's moments, but optimizer.name is ", cfg.optimizer.name);
+  const bool use_zero = cfg.distributed.zero_stage == 1 && world > 1;
   if (world > 1) check_same_config(*comm, cfg);
   const Device device = Device::parse(cfg.run.device);
   ANVIL_CHECK_AS(ConfigError, device.is_cpu(), "run.device: ", cfg.run.device,
@@ -180,7 +184,14 @@ TrainSummary train(const Config& cfg_in, const TrainOptions& options) {
   Generator init_rng(cfg.run.seed);
   std::unique_ptr<models::CausalLM> model = build_model(cfg, init_rng);
   model->train(true);
-  auto opt = make_optimizer(cfg, *model);
+  std::unique_ptr<optim::Optimizer> opt;
+  std::unique_ptr<distributed::ZeroAdamW> zero;
+  if (use_zero)
+    zero = std::make_unique<distributed::ZeroAdamW>(
+        comm, optim::default_param_groups(model->named_parameters(), float(cfg.optimizer.weight_decay)),
+        float(cfg.optimizer.beta1), float(cfg.optimizer.beta2), float(cfg.optimizer.eps));
+  else
+    opt = make_optimizer(cfg, *model);
   const int64_t accum = grad_accum_steps(cfg, world);
   const int64_t B = cfg.training.micro_batch_size, T = cfg.data.seq_len;
 
@@ -211,7 +222,8 @@ TrainSummary train(const Config& cfg_in, const TrainOptions& options) {
       throw CheckpointError(detail::concat(resume_from->string(), ": checkpoint is of architecture '", arch,
                                            "' but model.arch is '", cfg.model.arch, "'"));
     load_parameters(*model, ck.model, *resume_from / "model.safetensors");
-    opt->load_state(ck.optimizer, ck.state.at("optimizer"));
+    if (zero) zero->load_state(ck.optimizer, ck.state.at("optimizer"));  // this rank's shard
+    else opt->load_state(ck.optimizer, ck.state.at("optimizer"));
     train_loader.restore(ck.state.at("loader"));
     model->dropout_rng().seed = ck.state.at("dropout_rng").at("seed").get<uint64_t>();
     model->dropout_rng().offset = ck.state.at("dropout_rng").at("offset").get<uint64_t>();
@@ -227,9 +239,11 @@ TrainSummary train(const Config& cfg_in, const TrainOptions& options) {
   uint64_t dropout_draws = 0;
   if (world > 1) {
     check_same_step(*comm, step);
-    grad_sync = std::make_unique<distributed::GradSync>(comm, model->parameters(),
-                                                        cfg.distributed.bucket_mb * (int64_t(1) << 20));
-    grad_sync->broadcast_parameters(0);
+    distributed::broadcast_parameters(*comm, model->parameters(), 0);
+    // ZeRO-1 reduce-scatters the gradients in its step instead of all-reducing them in buckets.
+    if (!use_zero)
+      grad_sync = std::make_unique<distributed::GradSync>(comm, model->parameters(),
+                                                          cfg.distributed.bucket_mb * (int64_t(1) << 20));
     // Rank r's micro-batch m is the single process's micro-batch m*world + r; giving it that
     // micro-batch's dropout counters makes the masks the single process would draw.
     if (cfg.model.dropout > 0) dropout_draws = dropout_draws_per_micro_batch(*model, B, T);
@@ -252,7 +266,10 @@ TrainSummary train(const Config& cfg_in, const TrainOptions& options) {
   progress.message(detail::concat("model: ", cfg.model.arch, " ", model->num_parameters(), " parameters; ", accum,
                                   " micro-batch(es) of ", B, "x", T, " tokens per step",
                                   world > 1 ? detail::concat(" on each of ", world, " ranks (", comm->backend(), ", ",
-                                                             grad_sync->bucket_count(), " gradient buckets)")
+                                                             zero ? std::string("ZeRO-1: AdamW moments sharded")
+                                                                  : detail::concat(grad_sync->bucket_count(),
+                                                                                   " gradient buckets"),
+                                                             ")")
                                             : std::string()));
 
   const optim::ScheduleOptions sched = schedule_options(cfg);
@@ -263,14 +280,17 @@ TrainSummary train(const Config& cfg_in, const TrainOptions& options) {
   const int64_t start_step = step;
 
   auto save_checkpoint = [&](int64_t at_step) {
+    // ZeRO-1: every rank takes part in gathering the full moments; then, as always, rank 0 writes.
+    std::map<std::string, Tensor> zero_state;
+    if (zero) zero_state = zero->state_tensors();
     if (rank != 0) return;  // every rank holds the same state; rank 0 writes it
     CheckpointData ck;
     ck.model = model_state(*model);
-    ck.optimizer = opt->state_tensors();
+    ck.optimizer = zero ? std::move(zero_state) : opt->state_tensors();
     ck.config_yaml = config_to_yaml(cfg);
     ck.state = {{"step", at_step},
                 {"arch", cfg.model.arch},
-                {"optimizer", opt->state_scalars()},
+                {"optimizer", zero ? zero->state_scalars() : opt->state_scalars()},
                 {"loader", train_loader.state()},
                 {"dropout_rng", {{"seed", model->dropout_rng().seed}, {"offset", model->dropout_rng().offset}}},
                 {"config_hash", config_hash(cfg)}};
@@ -291,15 +311,20 @@ TrainSummary train(const Config& cfg_in, const TrainOptions& options) {
       loss_sum += loss.item();
       ops::mul_scalar(loss, 1.0f / float(accum)).backward();
     }
-    if (grad_sync) {
-      grad_sync->finish();
+    if (world > 1) {
+      if (grad_sync) grad_sync->finish();  // (ZeRO-1 reduce-scatters in its step instead)
       if (dropout_draws) model->dropout_rng().offset = dropout_base + uint64_t(accum * world) * dropout_draws;
       comm->all_reduce_sum(&loss_sum, 1);
       loss_sum /= double(world);  // the mean over ranks of each rank's micro-batch sum
     }
-    const float norm = optim::clip_grad_norm(params, float(cfg.training.grad_clip));
-    opt->step(lr);
-    opt->zero_grad();
+    float norm = 0;
+    if (zero) {
+      norm = zero->step(lr, float(cfg.training.grad_clip));  // averages, clips, updates, gathers
+    } else {
+      norm = optim::clip_grad_norm(params, float(cfg.training.grad_clip));
+      opt->step(lr);
+      opt->zero_grad();
+    }
     ++step;
     interval_tokens += accum * B * T * world;
     const double loss = loss_sum / double(accum);

@@ -12,6 +12,7 @@
 #include "distributed/launch.h"
 #include "tests/support/test_paths.h"
 #include "train/config/config.h"
+#include "train/trainer.h"
 
 namespace anvil::distributed {
 namespace {
@@ -246,6 +247,24 @@ TEST(DistributedConfig, BadValuesAreErrorsWithTheKey) {
   EXPECT_NE(msg.find("nccl needs run.device cuda"), std::string::npos) << msg;
   msg = config_error("distributed: {bucket_mbs: 4}\n");
   EXPECT_NE(msg.find("bucket_mb"), std::string::npos) << msg;  // did you mean
+}
+
+TEST(DistributedConfig, ZeroStageOneNeedsAdamWWhenTraining) {
+  Config c = default_config();
+  c.optimizer.name = "sgd";
+  c.distributed.zero_stage = 1;
+  c.run.output_dir = (test::scratch_dir() / "run").string();
+  TrainOptions opts;
+  opts.quiet = true;
+  opts.communicator = distributed::make_none_communicator();
+  try {
+    train(c, opts);
+    ADD_FAILURE() << "expected a ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("distributed.zero_stage: 1 shards AdamW's moments, but optimizer.name is sgd"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(DistributedConfig, GlobalBatchMustDivideAcrossRanks) {

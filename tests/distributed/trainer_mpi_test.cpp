@@ -93,13 +93,13 @@ class DataParallel : public MpiTest {
  protected:
   // Trains on all ranks, then on rank 0 alone, and compares. Returns whether all was bit-for-bit.
   void expect_equals_single_process(int64_t accum_per_rank, const std::string& arch, double dropout,
-                                    int64_t bucket_mb = 1) {
+                                    int64_t zero_stage = 0) {
     const fs::path dir = shared_scratch();
     if (rank == 0) write_corpus(dir / "data", 64, 8000, 3);
     comm->barrier();
 
     Config dist = small_config(dir / "data", dir / "dist", world, accum_per_rank, arch, dropout);
-    dist.distributed.bucket_mb = bucket_mb;
+    dist.distributed.zero_stage = zero_stage;
     TrainOptions opts;
     opts.quiet = true;
     opts.communicator = comm;
@@ -153,8 +153,8 @@ class DataParallel : public MpiTest {
         }
         EXPECT_LE(rel_diff(a, b), 1e-6) << name;
       }
-      std::printf("[ DDP ] %d ranks, %lld micro-batch(es) per rank, %s, dropout %.1f: %s\n", world,
-                  static_cast<long long>(accum_per_rank), arch.c_str(), dropout,
+      std::printf("[ DDP ] %d ranks, ZeRO stage %lld, %lld micro-batch(es) per rank, %s, dropout %.1f: %s\n", world,
+                  static_cast<long long>(zero_stage), static_cast<long long>(accum_per_rank), arch.c_str(), dropout,
                   bitwise ? "bit-for-bit equal to one process" : "equal to one process within 1e-6 (not bit-for-bit)");
     }
   }
@@ -164,11 +164,23 @@ TEST_F(DataParallel, EqualsOneProcessWithoutAccumulation) { expect_equals_single
 
 TEST_F(DataParallel, EqualsOneProcessWithAccumulation) { expect_equals_single_process(2, "gpt2", 0.0); }
 
-TEST_F(DataParallel, EqualsOneProcessWithDropoutLlamaAndManyBuckets) {
-  // bucket_mb is whole megabytes; with a tiny model that still means one bucket, so the many-bucket
-  // path is covered by comm_mpi_test. Dropout checks that each rank draws the masks the single
-  // process draws for the same micro-batch.
+TEST_F(DataParallel, EqualsOneProcessWithDropoutLlama) {
+  // Dropout checks that each rank draws the masks the single process draws for the same
+  // micro-batch. (bucket_mb is whole megabytes, so this tiny model has one bucket; comm_mpi_test
+  // covers several.)
   expect_equals_single_process(2, "llama", 0.1);
+}
+
+TEST_F(DataParallel, ZeroStageOneEqualsOneProcessWithoutAccumulation) {
+  expect_equals_single_process(1, "gpt2", 0.0, /*zero_stage=*/1);
+}
+
+TEST_F(DataParallel, ZeroStageOneEqualsOneProcessWithAccumulation) {
+  expect_equals_single_process(2, "gpt2", 0.0, /*zero_stage=*/1);
+}
+
+TEST_F(DataParallel, ZeroStageOneEqualsOneProcessWithDropoutLlama) {
+  expect_equals_single_process(2, "llama", 0.1, /*zero_stage=*/1);
 }
 
 TEST_F(DataParallel, MismatchedConfigsAcrossRanksAreAnError) {
@@ -196,22 +208,31 @@ TEST_F(DataParallel, ResumesWithTheSameResultAsAnUninterruptedRun) {
   TrainOptions opts;
   opts.quiet = true;
   opts.communicator = comm;
-  Config full_cfg = small_config(dir / "data", dir / "full", world, 1);
-  TrainSummary full = train(full_cfg, opts);
-  Config cut_cfg = small_config(dir / "data", dir / "cut", world, 1);
-  TrainOptions stop = opts;
-  stop.stop_after_step = 4;
-  TrainSummary first = train(cut_cfg, stop);
-  TrainSummary second = train(cut_cfg, opts);
-  EXPECT_EQ(second.resumed_from, 4);
-  ASSERT_EQ(first.history.size() + second.history.size(), full.history.size());
-  for (size_t i = 0; i < second.history.size(); ++i)
-    EXPECT_EQ(second.history[i].loss, full.history[i + 4].loss) << "step " << i + 5;  // same ranks: exact
+  for (int zero_stage : {0, 1}) {
+    const std::string tag = "zero" + std::to_string(zero_stage);
+    Config full_cfg = small_config(dir / "data", dir / (tag + "_full"), world, 1);
+    full_cfg.distributed.zero_stage = zero_stage;
+    TrainSummary full = train(full_cfg, opts);
+    Config cut_cfg = small_config(dir / "data", dir / (tag + "_cut"), world, 1);
+    cut_cfg.distributed.zero_stage = zero_stage;
+    TrainOptions stop = opts;
+    stop.stop_after_step = 4;
+    TrainSummary first = train(cut_cfg, stop);
+    TrainSummary second = train(cut_cfg, opts);
+    EXPECT_EQ(second.resumed_from, 4);
+    ASSERT_EQ(first.history.size() + second.history.size(), full.history.size());
+    for (size_t i = 0; i < second.history.size(); ++i)  // same ranks, same reductions: exact
+      EXPECT_EQ(second.history[i].loss, full.history[i + 4].loss) << tag << " step " << i + 5;
+  }
 }
 
-TEST_F(DataParallel, CheckpointsResumeOnADifferentNumberOfRanks) {
-  // Checkpoints hold the full state (every rank's is the same) and the loader's position in
-  // windows, so a run can continue on any number of ranks that divides the global batch.
+class Resharding : public DataParallel, public ::testing::WithParamInterface<int> {};
+
+TEST_P(Resharding, CheckpointsResumeOnADifferentNumberOfRanks) {
+  // Checkpoints hold the full state (every rank's is the same; ZeRO-1 gathers its moment shards
+  // into the plain AdamW's tensors) and the loader's position in windows, so a run can continue on
+  // any number of ranks that divides the global batch, with or without ZeRO.
+  const int zero_stage = GetParam();
   const fs::path dir = shared_scratch();
   if (rank == 0) write_corpus(dir / "data", 64, 8000, 7);
   comm->barrier();
@@ -222,12 +243,14 @@ TEST_F(DataParallel, CheckpointsResumeOnADifferentNumberOfRanks) {
   alone.quiet = true;
   alone.communicator = distributed::make_none_communicator();
 
-  const Config full_cfg = small_config(dir / "data", dir / "full", world, 1);
+  Config full_cfg = small_config(dir / "data", dir / "full", world, 1);
+  full_cfg.distributed.zero_stage = zero_stage;
   const TrainSummary full = train(full_cfg, opts);  // N ranks, steps 1..6, checkpoints at 3 and 6
   ASSERT_EQ(full.history.size(), 6u);
 
   // One process for steps 1..3, then N ranks resume it for steps 4..6.
-  const Config up_cfg = small_config(dir / "data", dir / "up", world, 1);
+  Config up_cfg = small_config(dir / "data", dir / "up", world, 1);
+  up_cfg.distributed.zero_stage = zero_stage;
   if (rank == 0) {
     Config single = small_config(dir / "data", dir / "up", 1, world);
     single.distributed.backend = "none";
@@ -254,6 +277,8 @@ TEST_F(DataParallel, CheckpointsResumeOnADifferentNumberOfRanks) {
       EXPECT_NEAR(down.history[i].loss, full.history[i + 3].loss, 1e-6 * full.history[i + 3].loss) << "step " << i + 4;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(ZeroStage, Resharding, ::testing::Values(0, 1));
 
 }  // namespace
 }  // namespace anvil::train

@@ -1,0 +1,142 @@
+#include "distributed/zero.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/base/error.h"
+#include "optim/update_kernels.h"
+
+namespace anvil::distributed {
+
+namespace {
+constexpr double kClipEpsilon = 1e-6;  // optim/clip.cpp's, so that both clip identically
+}
+
+void broadcast_parameters(Communicator& comm, const std::vector<Tensor>& params, int root) {
+  for (const Tensor& p : params) {
+    ANVIL_CHECK_AS(RuntimeFailure, p.dtype() == DType::F32 && p.device().is_cpu() && p.is_contiguous(),
+                   "[distributed] parameter ", p.name(), " is ", p.str(), "; broadcast needs contiguous f32 CPU");
+    comm.broadcast(p.data<float>(), size_t(p.numel()), root);
+  }
+}
+
+ZeroAdamW::ZeroAdamW(std::shared_ptr<Communicator> comm, std::vector<optim::ParamGroup> groups, float beta1,
+                     float beta2, float eps)
+    : comm_(std::move(comm)), beta1_(beta1), beta2_(beta2), eps_(eps) {
+  ANVIL_CHECK_AS(ConfigError, beta1 >= 0.0f && beta1 < 1.0f, "[adamw] beta1 must be in [0, 1), got ", beta1);
+  ANVIL_CHECK_AS(ConfigError, beta2 >= 0.0f && beta2 < 1.0f, "[adamw] beta2 must be in [0, 1), got ", beta2);
+  ANVIL_CHECK_AS(ConfigError, eps >= 0.0f, "[adamw] eps must be >= 0, got ", eps);
+  for (const optim::ParamGroup& g : groups)
+    for (const Tensor& p : g.params) {
+      ANVIL_CHECK_AS(RuntimeFailure, p.dtype() == DType::F32 && p.device().is_cpu() && p.is_contiguous(),
+                     "[zero] parameter ", p.name(), " is ", p.str(), "; ZeRO-1 on the CPU needs contiguous f32");
+      ANVIL_CHECK_AS(RuntimeFailure, !p.name().empty(), "[zero] every parameter needs a name (its state's key)");
+      segments_.push_back({p, total_, g.weight_decay});
+      total_ += p.numel();
+    }
+  const int64_t world = comm_->world_size(), rank = comm_->rank();
+  shard_ = std::max<int64_t>((total_ + world - 1) / world, 1);
+  lo_ = std::min(total_, rank * shard_);
+  hi_ = std::min(total_, lo_ + shard_);
+  m_.assign(size_t(shard_), 0.0f);
+  v_.assign(size_t(shard_), 0.0f);
+  flat_grad_.assign(size_t(shard_ * world), 0.0f);
+  flat_param_.assign(size_t(shard_ * world), 0.0f);
+  shard_grad_.assign(size_t(shard_), 0.0f);
+  shard_param_.assign(size_t(shard_), 0.0f);
+}
+
+float ZeroAdamW::step(float lr, float max_norm) {
+  const int world = comm_->world_size();
+  // 1. Local gradients into the flat buffer (zeros where a parameter has none), reduce-scatter.
+  for (Segment& s : segments_) {
+    float* dst = flat_grad_.data() + s.offset;
+    Tensor g = s.param.grad();
+    if (!g.defined()) {
+      std::fill(dst, dst + s.param.numel(), 0.0f);
+      continue;
+    }
+    if (g.dtype() != DType::F32) g = g.to(DType::F32);
+    g = g.contiguous();
+    std::memcpy(dst, g.data<float>(), size_t(s.param.numel()) * sizeof(float));
+  }
+  comm_->reduce_scatter_sum(flat_grad_.data(), shard_grad_.data(), size_t(shard_));
+  const int64_t n = hi_ - lo_;
+  if (world > 1) {
+    const float scale = 1.0f / float(world);
+    for (int64_t i = 0; i < n; ++i) shard_grad_[size_t(i)] *= scale;
+  }
+  // 2. Global norm across shards; clip this shard.
+  double sum_squares = n > 0 ? optim::sum_squares_f32(shard_grad_.data(), n) : 0.0;
+  comm_->all_reduce_sum(&sum_squares, 1);
+  const double norm = std::sqrt(sum_squares);
+  if (max_norm > 0.0f && std::isfinite(norm) && norm > double(max_norm) && n > 0)
+    optim::scale_inplace_f32(shard_grad_.data(), n, float(double(max_norm) / (norm + kClipEpsilon)));
+  // 3. AdamW on this rank's part of each parameter it overlaps.
+  ++step_;
+  for (Segment& s : segments_) {
+    const int64_t a = std::max(lo_, s.offset), b = std::min(hi_, s.offset + s.param.numel());
+    if (a >= b) continue;
+    optim::adamw_step_f32(s.param.data<float>() + (a - s.offset), shard_grad_.data() + (a - lo_),
+                          m_.data() + (a - lo_), v_.data() + (a - lo_), b - a, lr, beta1_, beta2_, eps_,
+                          s.weight_decay, step_);
+  }
+  // 4. All-gather the updated shards into every rank's parameters.
+  for (Segment& s : segments_) {
+    const int64_t a = std::max(lo_, s.offset), b = std::min(hi_, s.offset + s.param.numel());
+    if (a < b)
+      std::memcpy(shard_param_.data() + (a - lo_), s.param.data<float>() + (a - s.offset), size_t(b - a) * sizeof(float));
+  }
+  comm_->all_gather(shard_param_.data(), flat_param_.data(), size_t(shard_));
+  for (Segment& s : segments_) {
+    std::memcpy(s.param.data<float>(), flat_param_.data() + s.offset, size_t(s.param.numel()) * sizeof(float));
+    s.param.zero_grad();
+  }
+  return float(norm);
+}
+
+std::map<std::string, Tensor> ZeroAdamW::state_tensors() {
+  std::map<std::string, Tensor> out;
+  for (auto [prefix, moments] : {std::pair<const char*, std::vector<float>*>{"m", &m_}, {"v", &v_}}) {
+    comm_->all_gather(moments->data(), flat_param_.data(), size_t(shard_));
+    for (const Segment& s : segments_) {
+      Tensor t = Tensor::empty(s.param.shape(), DType::F32);
+      std::memcpy(t.data<float>(), flat_param_.data() + s.offset, size_t(s.param.numel()) * sizeof(float));
+      out[std::string(prefix) + "." + s.param.name()] = t;
+    }
+  }
+  // flat_param_ is scratch: step() refills it before use.
+  return out;
+}
+
+nlohmann::json ZeroAdamW::state_scalars() const {
+  return {{"optimizer", "adamw"}, {"step", step_}, {"beta1", beta1_}, {"beta2", beta2_}, {"eps", eps_}};
+}
+
+void ZeroAdamW::load_state(const std::map<std::string, Tensor>& tensors, const nlohmann::json& scalars) {
+  const std::string kind = scalars.value("optimizer", "");
+  ANVIL_CHECK_AS(CheckpointError, kind == "adamw", "optimizer state is of '", kind,
+                 "' but distributed.zero_stage 1 shards AdamW");
+  ANVIL_CHECK_AS(CheckpointError, scalars.contains("step"), "optimizer state has no 'step'");
+  size_t expected = 0;
+  for (auto [prefix, moments] : {std::pair<const char*, std::vector<float>*>{"m", &m_}, {"v", &v_}}) {
+    for (const Segment& s : segments_) {
+      const std::string key = std::string(prefix) + "." + s.param.name();
+      auto it = tensors.find(key);
+      ANVIL_CHECK_AS(CheckpointError, it != tensors.end(), "optimizer state: missing tensor ", key);
+      ANVIL_CHECK_AS(CheckpointError, it->second.shape() == s.param.shape(), "optimizer state: ", key, " has shape ",
+                     shape_str(it->second.shape()), ", expected ", shape_str(s.param.shape()));
+      ++expected;
+      const int64_t a = std::max(lo_, s.offset), b = std::min(hi_, s.offset + s.param.numel());
+      if (a >= b) continue;
+      const std::vector<float> full = it->second.to_f32_vector();
+      std::memcpy(moments->data() + (a - lo_), full.data() + (a - s.offset), size_t(b - a) * sizeof(float));
+    }
+  }
+  ANVIL_CHECK_AS(CheckpointError, tensors.size() == expected, "optimizer state: ", tensors.size(),
+                 " tensors where AdamW has ", expected, " (an unexpected tensor is present)");
+  step_ = scalars.at("step").get<int64_t>();
+}
+
+}  // namespace anvil::distributed
