@@ -3,6 +3,7 @@
 // process, and the launch errors' exit codes. Skips when the build has no MPI.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -60,8 +61,9 @@ fs::path write_config(const fs::path& dir) {
   return p;
 }
 
+// `timeout` guards every run against a hang (which would then show as exit code 124).
 std::string mpiexec(int np) {
-  return "OMP_NUM_THREADS=1 mpiexec --oversubscribe --allow-run-as-root -np " + std::to_string(np) + " ";
+  return "OMP_NUM_THREADS=1 timeout 120 mpiexec --oversubscribe --allow-run-as-root -np " + std::to_string(np) + " ";
 }
 
 std::vector<double> losses(const fs::path& metrics) {
@@ -124,6 +126,27 @@ TEST(MpiTrainCli, LaunchAndConfigMismatchesExitWithCodeTwo) {
   EXPECT_NE(differ.exit_code, 0) << differ.output;
   EXPECT_NE(differ.output.find("rank 1's config (hash"), std::string::npos) << differ.output;
   EXPECT_NE(differ.output.find("differs from rank 0's"), std::string::npos) << differ.output;
+#endif
+}
+
+TEST(MpiTrainCli, ARankThatDiesEndsTheJobNamingIt) {
+#ifndef ANVIL_HAVE_MPI
+  GTEST_SKIP() << "built without MPI";
+#else
+  // Rank 1 is killed a second into a long run; rank 0 would wait in its next all-reduce forever.
+  // mpiexec notices the lost process, names it and ends the job (a hang would end in mpiexec()'s
+  // timeout with code 124).
+  const fs::path dir = test::scratch_dir();
+  write_corpus(dir / "data", 64, 3000, 11);
+  const fs::path cfg = write_config(dir);
+  const std::string train = test::anvil_binary().string() + " train " + cfg.string() + " training.max_steps=1000000";
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = test::run_command(mpiexec(2) + "sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then (sleep 1; kill -9 $$) & fi; exec " + train + "'");
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.exit_code, 124) << "the job hung until the timeout\n" << r.output;
+  EXPECT_LT(secs, 100.0);
+  EXPECT_NE(r.output.find("rank 1"), std::string::npos) << r.output;
 #endif
 }
 
