@@ -15,6 +15,15 @@ if(ANVIL_BUILD_TESTS)
 endif()
 # MPI is optional: the MPI communicator is built when it is found.
 find_package(MPI QUIET COMPONENTS CXX)
+# NCCL is optional: the NCCL communicator is built when it is found and the CUDA kernels are on
+# (distributed/CMakeLists.txt). CUDA installs ship their own copy under the toolkit's include and
+# lib folders, which FindNCCL searches once the toolkit is known.
+if(NOT ANVIL_CUDA STREQUAL "OFF")
+  find_package(CUDAToolkit QUIET)
+  if(CUDAToolkit_FOUND)
+    find_package(NCCL QUIET)
+  endif()
+endif()
 # yaml-cpp's exported target name differs between versions.
 if(TARGET yaml-cpp::yaml-cpp)
   set(ANVIL_YAML_TARGET yaml-cpp::yaml-cpp)
