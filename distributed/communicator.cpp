@@ -65,7 +65,7 @@ bool backend_available(const std::string& backend) {
 
 std::shared_ptr<Communicator> make_communicator(const std::string& backend_in, const LaunchInfo& launch,
                                                 const std::string& device, int64_t timeout_s) {
-  (void)timeout_s;
+  (void)timeout_s;  // used by the mpi and nccl backends, when built
   const bool on_cuda = device.rfind("cuda", 0) == 0;
   std::string backend = backend_in;
   if (backend == "auto") {
@@ -90,7 +90,7 @@ std::shared_ptr<Communicator> make_communicator(const std::string& backend_in, c
     ANVIL_CHECK_AS(ConfigError, launch.launcher == "openmpi" || launch.launcher == "slurm" || launch.world_size == 1,
                    "distributed.backend: mpi needs processes started by mpirun or srun, but the launch is ",
                    launch.launcher, " with ", launch.world_size, " ranks");
-    auto comm = make_mpi_communicator();
+    auto comm = make_mpi_communicator(timeout_s);
     ANVIL_CHECK_AS(ConfigError, comm->world_size() == launch.world_size && comm->rank() == launch.rank,
                    "distributed.backend: mpi: MPI says rank ", comm->rank(), " of ", comm->world_size(),
                    " but the launch environment (", launch.launcher, ") says rank ", launch.rank, " of ",

@@ -67,7 +67,8 @@ std::shared_ptr<Communicator> make_none_communicator();
 //   nccl  needs a CUDA + NCCL build and device cuda.
 //   auto  none when the launch has one process; else nccl when device is cuda and NCCL is built,
 //         else mpi when MPI is built; else a ConfigError saying what is missing.
-// `device` is the run's device string ("cpu", "cuda:0"); `timeout_s` bounds rendezvous waits.
+// `device` is the run's device string ("cpu", "cuda:0"); `timeout_s` bounds every MPI collective's
+// wait (a stuck or lost rank), and is not applied by NCCL yet.
 std::shared_ptr<Communicator> make_communicator(const std::string& backend, const LaunchInfo& launch,
                                                 const std::string& device, int64_t timeout_s);
 
@@ -76,8 +77,10 @@ bool backend_available(const std::string& backend);
 
 #ifdef ANVIL_HAVE_MPI
 // The MPI communicator over a duplicate of MPI_COMM_WORLD (MPI is initialized on first use and
-// finalized at process exit). Tests use it directly.
-std::shared_ptr<Communicator> make_mpi_communicator();
+// finalized at process exit). A collective that has not completed after timeout_s seconds (0:
+// wait forever) is a RuntimeFailure, after which MPI is not used again in this process. Tests use
+// it directly.
+std::shared_ptr<Communicator> make_mpi_communicator(int64_t timeout_s = 0);
 #endif
 
 }  // namespace anvil::distributed

@@ -5,6 +5,12 @@
 // else initialized it. Each communicator works on its own duplicate of MPI_COMM_WORLD, so
 // collectives of two communicators (a test's and a trainer's) never match each other by mistake.
 // Errors return (MPI_ERRORS_RETURN) and become anvil::RuntimeFailure naming the collective.
+//
+// Timeout: every collective is started non-blocking and polled; one that has not completed after
+// timeout_s seconds (a rank stuck or gone without exiting) throws a RuntimeFailure. The runtime
+// is then marked broken: nothing waits on MPI again and MPI_Finalize is skipped (it would wait for
+// the stuck rank), so the process exits with its error and mpiexec ends the job. A rank that dies
+// outright is noticed by mpiexec itself, which names it and ends the job.
 #ifdef ANVIL_HAVE_MPI
 
 #include <mpi.h>
@@ -39,8 +45,9 @@ class MpiRuntime {
   ~MpiRuntime() {
     int finalized = 0;
     MPI_Finalized(&finalized);
-    if (owner_ && !finalized) MPI_Finalize();
+    if (owner_ && !finalized && !broken) MPI_Finalize();
   }
+  bool broken = false;  // a collective timed out: never wait on MPI again
 
  private:
   MpiRuntime() {
@@ -61,16 +68,45 @@ bool mpi_finalized() {
   return f != 0;
 }
 
+bool mpi_broken() { return MpiRuntime::get().broken; }
+
+// Polls `req` until it completes or `timeout_s` (0: forever) passes; sleeps a little between
+// polls once the wait gets long, so waiting ranks leave the cores to the busy ones.
+void wait_request(MPI_Request& req, const char* what, int rank, int64_t timeout_s) {
+  ANVIL_CHECK_AS(RuntimeFailure, !mpi_broken(), "[mpi] ", what, " on rank ", rank,
+                 ": an earlier collective timed out; the job cannot continue");
+  const auto start = std::chrono::steady_clock::now();
+  for (int64_t polls = 0;; ++polls) {
+    int done = 0;
+    check_mpi(MPI_Test(&req, &done, MPI_STATUS_IGNORE), what, rank);
+    if (done) return;
+    if (polls > 1000) {
+      std::this_thread::sleep_for(std::chrono::microseconds(polls > 20000 ? 1000 : 20));
+      if (timeout_s > 0 && std::chrono::steady_clock::now() - start > std::chrono::seconds(timeout_s)) {
+        MpiRuntime::get().broken = true;
+        throw RuntimeFailure(detail::concat("[mpi] ", what, " on rank ", rank, " did not complete within ",
+                                            timeout_s, " s (distributed.timeout_s): another rank is stuck or "
+                                            "lost; ending this process so that mpiexec ends the job"));
+      }
+    }
+  }
+}
+
 // MPI counts are int: large buffers go in chunks.
 constexpr size_t kMaxChunk = size_t(INT_MAX) / 2;
 
 class MpiWork final : public Work {
  public:
-  MpiWork(MPI_Request req, int rank) : req_(req), rank_(rank) {}
+  MpiWork(MPI_Request req, int rank, int64_t timeout_s) : req_(req), rank_(rank), timeout_s_(timeout_s) {}
   ~MpiWork() override {
-    if (req_ != MPI_REQUEST_NULL && !mpi_finalized()) MPI_Wait(&req_, MPI_STATUS_IGNORE);
+    if (req_ != MPI_REQUEST_NULL && !mpi_finalized() && !mpi_broken()) {
+      try {
+        wait_request(req_, "MPI_Iallreduce", rank_, timeout_s_);
+      } catch (...) {
+      }
+    }
   }
-  void wait() override { check_mpi(MPI_Wait(&req_, MPI_STATUS_IGNORE), "MPI_Wait (all-reduce)", rank_); }
+  void wait() override { wait_request(req_, "MPI_Iallreduce", rank_, timeout_s_); }
   bool test() override {
     int done = 0;
     check_mpi(MPI_Test(&req_, &done, MPI_STATUS_IGNORE), "MPI_Test (all-reduce)", rank_);
@@ -80,11 +116,12 @@ class MpiWork final : public Work {
  private:
   MPI_Request req_;
   int rank_;
+  int64_t timeout_s_;
 };
 
 class MpiCommunicator final : public Communicator {
  public:
-  MpiCommunicator() {
+  explicit MpiCommunicator(int64_t timeout_s) : timeout_s_(timeout_s) {
     MpiRuntime::get();
     check_mpi(MPI_Comm_dup(MPI_COMM_WORLD, &comm_), "MPI_Comm_dup", -1);
     MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
@@ -97,7 +134,7 @@ class MpiCommunicator final : public Communicator {
     MPI_Comm_free(&local);
   }
   ~MpiCommunicator() override {
-    if (!mpi_finalized()) MPI_Comm_free(&comm_);
+    if (!mpi_finalized() && !mpi_broken()) MPI_Comm_free(&comm_);
   }
 
   int rank() const override { return rank_; }
@@ -108,13 +145,17 @@ class MpiCommunicator final : public Communicator {
   void all_reduce_sum(float* data, size_t count) override {
     for (size_t at = 0; at < count; at += kMaxChunk) {
       const int n = int(std::min(kMaxChunk, count - at));
-      check_mpi(MPI_Allreduce(MPI_IN_PLACE, data + at, n, MPI_FLOAT, MPI_SUM, comm_), "MPI_Allreduce", rank_);
+      MPI_Request req = MPI_REQUEST_NULL;
+      check_mpi(MPI_Iallreduce(MPI_IN_PLACE, data + at, n, MPI_FLOAT, MPI_SUM, comm_, &req), "MPI_Iallreduce", rank_);
+      wait_request(req, "MPI_Iallreduce", rank_, timeout_s_);
     }
   }
   void all_reduce_sum(double* data, size_t count) override {
     for (size_t at = 0; at < count; at += kMaxChunk) {
       const int n = int(std::min(kMaxChunk, count - at));
-      check_mpi(MPI_Allreduce(MPI_IN_PLACE, data + at, n, MPI_DOUBLE, MPI_SUM, comm_), "MPI_Allreduce", rank_);
+      MPI_Request req = MPI_REQUEST_NULL;
+      check_mpi(MPI_Iallreduce(MPI_IN_PLACE, data + at, n, MPI_DOUBLE, MPI_SUM, comm_, &req), "MPI_Iallreduce", rank_);
+      wait_request(req, "MPI_Iallreduce", rank_, timeout_s_);
     }
   }
   std::unique_ptr<Work> all_reduce_sum_async(float* data, size_t count) override {
@@ -123,19 +164,23 @@ class MpiCommunicator final : public Communicator {
     MPI_Request req = MPI_REQUEST_NULL;
     check_mpi(MPI_Iallreduce(MPI_IN_PLACE, data, int(count), MPI_FLOAT, MPI_SUM, comm_, &req), "MPI_Iallreduce",
               rank_);
-    return std::make_unique<MpiWork>(req, rank_);
+    return std::make_unique<MpiWork>(req, rank_, timeout_s_);
   }
   void reduce_scatter_sum(const float* send, float* recv, size_t recv_count) override {
     ANVIL_CHECK_AS(RuntimeFailure, recv_count <= kMaxChunk, "[mpi] reduce-scatter of ", recv_count,
                    " floats per rank is too large");
-    check_mpi(MPI_Reduce_scatter_block(send, recv, int(recv_count), MPI_FLOAT, MPI_SUM, comm_),
-              "MPI_Reduce_scatter_block", rank_);
+    MPI_Request req = MPI_REQUEST_NULL;
+    check_mpi(MPI_Ireduce_scatter_block(send, recv, int(recv_count), MPI_FLOAT, MPI_SUM, comm_, &req),
+              "MPI_Ireduce_scatter_block", rank_);
+    wait_request(req, "MPI_Ireduce_scatter_block", rank_, timeout_s_);
   }
   void all_gather(const float* send, float* recv, size_t send_count) override {
     ANVIL_CHECK_AS(RuntimeFailure, send_count <= kMaxChunk, "[mpi] all-gather of ", send_count,
                    " floats per rank is too large");
-    check_mpi(MPI_Allgather(send, int(send_count), MPI_FLOAT, recv, int(send_count), MPI_FLOAT, comm_),
-              "MPI_Allgather", rank_);
+    MPI_Request req = MPI_REQUEST_NULL;
+    check_mpi(MPI_Iallgather(send, int(send_count), MPI_FLOAT, recv, int(send_count), MPI_FLOAT, comm_, &req),
+              "MPI_Iallgather", rank_);
+    wait_request(req, "MPI_Iallgather", rank_, timeout_s_);
   }
   void broadcast(void* data, size_t bytes, int root) override {
     ANVIL_CHECK_AS(RuntimeFailure, root >= 0 && root < size_, "[mpi] broadcast from rank ", root, " in a world of ",
@@ -143,30 +188,30 @@ class MpiCommunicator final : public Communicator {
     char* p = static_cast<char*>(data);
     for (size_t at = 0; at < bytes; at += kMaxChunk) {
       const int n = int(std::min(kMaxChunk, bytes - at));
-      check_mpi(MPI_Bcast(p + at, n, MPI_BYTE, root, comm_), "MPI_Bcast", rank_);
+      MPI_Request req = MPI_REQUEST_NULL;
+      check_mpi(MPI_Ibcast(p + at, n, MPI_BYTE, root, comm_, &req), "MPI_Ibcast", rank_);
+      wait_request(req, "MPI_Ibcast", rank_, timeout_s_);
     }
   }
-  // A polling barrier that sleeps between tests: ranks waiting for rank 0 (writing a checkpoint,
-  // or in a test running a reference alone) then leave the cores to it instead of spinning.
+  // Polled like every collective: ranks waiting for rank 0 (writing a checkpoint, or in a test
+  // running a reference alone) sleep between polls and leave the cores to it.
   void barrier() override {
     MPI_Request req = MPI_REQUEST_NULL;
     check_mpi(MPI_Ibarrier(comm_, &req), "MPI_Ibarrier", rank_);
-    int done = 0;
-    for (int spins = 0;; ++spins) {
-      check_mpi(MPI_Test(&req, &done, MPI_STATUS_IGNORE), "MPI_Test (barrier)", rank_);
-      if (done) return;
-      if (spins > 100) std::this_thread::sleep_for(std::chrono::microseconds(spins > 1000 ? 2000 : 50));
-    }
+    wait_request(req, "MPI_Ibarrier", rank_, timeout_s_);
   }
 
  private:
+  int64_t timeout_s_;
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0, size_ = 1, local_rank_ = 0;
 };
 
 }  // namespace
 
-std::shared_ptr<Communicator> make_mpi_communicator() { return std::make_shared<MpiCommunicator>(); }
+std::shared_ptr<Communicator> make_mpi_communicator(int64_t timeout_s) {
+  return std::make_shared<MpiCommunicator>(timeout_s);
+}
 
 }  // namespace anvil::distributed
 

@@ -150,5 +150,28 @@ TEST(MpiTrainCli, ARankThatDiesEndsTheJobNamingIt) {
 #endif
 }
 
+TEST(MpiTrainCli, ARankThatStopsRespondingIsATimeoutError) {
+#ifndef ANVIL_HAVE_MPI
+  GTEST_SKIP() << "built without MPI";
+#else
+  // Rank 1 is stopped (SIGSTOP: alive, never exits) a second into a long run. Rank 0's next
+  // collective gives up after distributed.timeout_s = 3 and exits with an error; mpiexec then ends
+  // the job, the stopped rank included.
+  const fs::path dir = test::scratch_dir();
+  write_corpus(dir / "data", 64, 3000, 12);
+  const fs::path cfg = write_config(dir);
+  const std::string train = test::anvil_binary().string() + " train " + cfg.string() +
+                            " training.max_steps=1000000 distributed.timeout_s=3";
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = test::run_command(mpiexec(2) + "sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then (sleep 1; kill -STOP $$) & fi; exec " + train + "'");
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.exit_code, 124) << "the job hung until the timeout\n" << r.output;
+  EXPECT_LT(secs, 100.0);
+  EXPECT_NE(r.output.find("on rank 0 did not complete within 3 s (distributed.timeout_s)"), std::string::npos)
+      << r.output;
+#endif
+}
+
 }  // namespace
 }  // namespace anvil::train
