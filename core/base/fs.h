@@ -3,13 +3,18 @@
 #pragma once
 
 #include <filesystem>
+#include <initializer_list>
+#include <string>
 #include <string_view>
 
 namespace anvil {
 
 // Throws RuntimeFailure naming the path (and errno text) when any step fails; the target is
 // untouched then and the temp file removed.
+// Creates the parent folder when missing. The parts overload writes their concatenation (a header
+// and a body without joining them in memory first).
 void write_file_atomic(const std::filesystem::path& path, std::string_view bytes);
+void write_file_atomic(const std::filesystem::path& path, std::initializer_list<std::string_view> parts);
 // fsyncs a directory so that a rename inside it is durable.
 void fsync_dir(const std::filesystem::path& dir);
 // Reads a whole file; throws InputError naming the path when it cannot be read.

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/base/error.h"
+#include "core/base/fs.h"
 
 namespace anvil::io {
 namespace {
@@ -224,42 +225,8 @@ std::string serialize_safetensors(const TensorMap& tensors, const MetadataMap& m
   return out;
 }
 
-void write_file_atomically(const fs::path& path, const std::string& bytes) {
-  fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
-  fs::path tmp = dir / ("." + path.filename().string() + ".tmp." + std::to_string(::getpid()));
-  auto failure = [&](const std::string& step) {
-    std::string msg = path.string() + ": cannot write (" + step + "): " + std::strerror(errno);
-    ::unlink(tmp.c_str());
-    throw RuntimeFailure(msg);
-  };
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) failure("open temp file");
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      ::close(fd);
-      failure("write");
-    }
-    done += size_t(n);
-  }
-  if (::fsync(fd) != 0) {
-    ::close(fd);
-    failure("fsync");
-  }
-  if (::close(fd) != 0) failure("close");
-  if (::rename(tmp.c_str(), path.c_str()) != 0) failure("rename");
-  // Make the rename durable; a folder that cannot be opened for fsync is not worth failing over.
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-}
-
 void write_safetensors(const fs::path& path, const TensorMap& tensors, const MetadataMap& metadata) {
-  write_file_atomically(path, serialize_safetensors(tensors, metadata));
+  write_file_atomic(path, serialize_safetensors(tensors, metadata));
 }
 
 }  // namespace anvil::io

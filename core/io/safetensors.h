@@ -54,7 +54,5 @@ std::string serialize_safetensors(const TensorMap& tensors, const MetadataMap& m
 void write_safetensors(const std::filesystem::path& path, const TensorMap& tensors,
                        const MetadataMap& metadata = {});
 
-// The atomic write used above, for other files written beside a checkpoint (config.json).
-void write_file_atomically(const std::filesystem::path& path, const std::string& bytes);
 
 }  // namespace anvil::io

@@ -10,6 +10,7 @@
 
 #include "core/autograd/autograd.h"
 #include "core/base/error.h"
+#include "core/base/fs.h"
 #include "core/io/safetensors.h"
 #include "core/ops/ops.h"
 
@@ -292,7 +293,7 @@ void save_hf_model(const CausalLM& model, const fs::path& dir) {
     }
   }
   io::write_safetensors(dir / kWeightsFile, tensors, {{"format", "pt"}});
-  io::write_file_atomically(dir / kConfigFile, model_config_to_hf(model.config()).dump(2) + "\n");
+  write_file_atomic(dir / kConfigFile, model_config_to_hf(model.config()).dump(2) + "\n");
 }
 
 std::map<std::string, Tensor> hf_gradients(const CausalLM& model) {

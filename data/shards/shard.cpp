@@ -1,4 +1,4 @@
-// Token shard writer, memory-mapped reader, glob expansion and atomic file writes (see shard.h).
+// Token shard writer, memory-mapped reader and glob expansion (see shard.h).
 //
 // The header is built and parsed with memcpy at fixed offsets, so the layout does not depend on
 // struct padding; the static_assert below pins the host to little-endian, which both formats use.
@@ -14,10 +14,10 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
-#include <initializer_list>
 #include <utility>
 
 #include "core/base/error.h"
+#include "core/base/fs.h"
 
 namespace anvil::data {
 
@@ -32,56 +32,6 @@ constexpr int64_t kOffsetCount = 16;
 constexpr int64_t kOffsetChecksum = 24;
 
 std::string errno_text() { return std::strerror(errno); }
-
-// Writes all of [data, data + n) to fd, retrying short writes.
-void write_all(int fd, const unsigned char* data, int64_t n, const std::filesystem::path& path) {
-  while (n > 0) {
-    ssize_t written = ::write(fd, data, size_t(std::min<int64_t>(n, int64_t(1) << 30)));
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      throw RuntimeFailure(detail::concat("cannot write ", path.string(), ": ", errno_text()));
-    }
-    data += written;
-    n -= written;
-  }
-}
-
-// Atomic write of several byte ranges one after another.
-void write_parts_atomic(const std::filesystem::path& path,
-                        std::initializer_list<std::span<const unsigned char>> parts) {
-  std::filesystem::path dir = path.parent_path();
-  if (dir.empty()) dir = ".";
-  std::filesystem::path temp =
-      dir / (path.filename().string() + ".tmp." + std::to_string(::getpid()));
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    throw RuntimeFailure(detail::concat("cannot create ", temp.string(), ": ", errno_text()));
-  try {
-    for (auto part : parts) write_all(fd, part.data(), int64_t(part.size()), temp);
-    if (::fsync(fd) != 0)
-      throw RuntimeFailure(detail::concat("cannot fsync ", temp.string(), ": ", errno_text()));
-  } catch (...) {
-    ::close(fd);
-    ::unlink(temp.c_str());
-    throw;
-  }
-  if (::close(fd) != 0) {
-    ::unlink(temp.c_str());
-    throw RuntimeFailure(detail::concat("cannot close ", temp.string(), ": ", errno_text()));
-  }
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    std::string why = errno_text();
-    ::unlink(temp.c_str());
-    throw RuntimeFailure(detail::concat("cannot rename ", temp.string(), " to ", path.string(),
-                                        ": ", why));
-  }
-  // Make the rename itself durable; a failure here is not worth failing the write for.
-  int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
-}
 
 template <typename T>
 T load_le(const unsigned char* p) {
@@ -108,10 +58,6 @@ uint64_t fnv1a64(const void* data, int64_t num_bytes, uint64_t state) {
 
 int token_bytes_for_vocab(int64_t vocab_size) { return vocab_size <= 65536 ? 2 : 4; }
 
-void write_file_atomic(const std::filesystem::path& path, std::span<const unsigned char> bytes) {
-  write_parts_atomic(path, {bytes});
-}
-
 void write_shard(const std::filesystem::path& path, std::span<const uint32_t> tokens,
                  int token_bytes) {
   ANVIL_CHECK_AS(DataError, token_bytes == 2 || token_bytes == 4, "shard ", path.string(),
@@ -133,8 +79,8 @@ void write_shard(const std::filesystem::path& path, std::span<const uint32_t> to
   store_le<uint32_t>(header + kOffsetTokenBytes, uint32_t(token_bytes));
   store_le<uint64_t>(header + kOffsetCount, uint64_t(count));
   store_le<uint64_t>(header + kOffsetChecksum, fnv1a64(body.data(), int64_t(body.size())));
-  write_parts_atomic(path, {std::span<const unsigned char>(header, kShardHeaderBytes),
-                            std::span<const unsigned char>(body)});
+  write_file_atomic(path, {std::string_view(reinterpret_cast<const char*>(header), kShardHeaderBytes),
+                           std::string_view(reinterpret_cast<const char*>(body.data()), body.size())});
 }
 
 TokenShard TokenShard::open(const std::filesystem::path& path, bool verify_checksum) {

@@ -89,8 +89,4 @@ class TokenShard {
 // A pattern that matches nothing is an anvil::DataError naming the pattern.
 std::vector<std::filesystem::path> expand_glob(const std::string& pattern);
 
-// Writes bytes to path atomically: temp file in the same folder, fsync, rename, fsync the folder.
-// Failures are anvil::RuntimeFailure naming the file.
-void write_file_atomic(const std::filesystem::path& path, std::span<const unsigned char> bytes);
-
 }  // namespace anvil::data
