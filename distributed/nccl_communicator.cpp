@@ -6,8 +6,8 @@
 //
 // Setup: each rank selects its GPU (run.device "cuda" -> the launch's local rank; "cuda:N" -> N),
 // rank 0 draws the NCCL unique id, which reaches the other ranks by an MPI broadcast (launches by
-// mpirun or srun in an MPI build); torchrun-style launches would need a TCP rendezvous on
-// MASTER_ADDR:MASTER_PORT, which is not written yet (a ConfigError says so).
+// mpirun or srun in an MPI build) or by the TCP rendezvous on MASTER_ADDR:MASTER_PORT
+// (torchrun-style launches, or any launch in a build without MPI; distributed/rendezvous.h).
 //
 // Buffers: device (or managed) pointers are used in place; host pointers (the trainer's loss sums,
 // config hash, flags) are staged through a temporary device buffer. Collectives are issued on the
@@ -21,9 +21,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "core/base/error.h"
 #include "distributed/communicator.h"
+#include "distributed/rendezvous.h"
 #include "kernels/cuda/stream.h"
 
 namespace anvil::distributed {
@@ -71,8 +73,8 @@ class NcclWork final : public Work {
 
 class NcclCommunicator final : public Communicator {
  public:
-  NcclCommunicator(const LaunchInfo& launch, int device) : rank_(launch.rank), size_(launch.world_size),
-                                                           local_rank_(launch.local_rank), device_(device) {
+  NcclCommunicator(const LaunchInfo& launch, int device, int64_t timeout_s)
+      : rank_(launch.rank), size_(launch.world_size), local_rank_(launch.local_rank), device_(device) {
     int count = 0;
     check_cuda(cudaGetDeviceCount(&count), "cudaGetDeviceCount", rank_);
     ANVIL_CHECK_AS(ConfigError, device_ >= 0 && device_ < count, "distributed.backend nccl: rank ", rank_,
@@ -81,19 +83,26 @@ class NcclCommunicator final : public Communicator {
     ncclUniqueId id;
     std::memset(&id, 0, sizeof id);
     if (rank_ == 0) check_nccl(ncclGetUniqueId(&id), "ncclGetUniqueId", rank_);
-    if (size_ > 1) {
+    bool shared = size_ == 1;
 #ifdef ANVIL_HAVE_MPI
-      ANVIL_CHECK_AS(ConfigError, launch.launcher == "openmpi" || launch.launcher == "slurm",
-                     "distributed.backend nccl: the NCCL id is shared over MPI, which needs a launch by mpirun or "
-                     "srun; a ", launch.launcher, " launch needs the TCP rendezvous, which is not implemented yet");
-      auto mpi = make_mpi_communicator();
+    if (!shared && (launch.launcher == "openmpi" || launch.launcher == "slurm")) {
+      auto mpi = make_mpi_communicator(timeout_s);
       ANVIL_CHECK_AS(ConfigError, mpi->rank() == rank_ && mpi->world_size() == size_, "distributed.backend nccl: MPI "
                      "says rank ", mpi->rank(), " of ", mpi->world_size(), " but the launch says ", rank_, " of ", size_);
       mpi->broadcast(&id, sizeof id, 0);
-#else
-      throw ConfigError("distributed.backend nccl with more than one rank shares the NCCL id over MPI, and this "
-                        "build has no MPI; the TCP rendezvous is not implemented yet");
+      shared = true;
+    }
 #endif
+    if (!shared) {
+      ANVIL_CHECK_AS(ConfigError, !launch.master_addr.empty() && launch.master_port > 0, "distributed.backend nccl: ",
+                     size_, " ranks launched by ", launch.launcher, " need MASTER_ADDR and MASTER_PORT to share the "
+                     "NCCL id (or an MPI build launched by mpirun or srun)");
+      std::vector<uint8_t> bytes(sizeof id);
+      std::memcpy(bytes.data(), &id, sizeof id);
+      bytes = tcp_rendezvous(launch, bytes, timeout_s);
+      ANVIL_CHECK_AS(RuntimeFailure, bytes.size() == sizeof id, "[nccl] the rendezvous gave ", bytes.size(),
+                     " bytes for the NCCL id, expected ", sizeof id);
+      std::memcpy(&id, bytes.data(), sizeof id);
     }
     check_nccl(ncclCommInitRank(&comm_, size_, id, rank_), "ncclCommInitRank", rank_);
     stream_ = static_cast<cudaStream_t>(kernels::cuda::default_stream(device_));
@@ -196,11 +205,11 @@ class NcclCommunicator final : public Communicator {
 
 std::shared_ptr<Communicator> make_nccl_communicator(const LaunchInfo& launch, const std::string& device,
                                                      int64_t timeout_s) {
-  (void)timeout_s;  // ncclCommInitRank blocks; a bounded, non-blocking init is not written yet
+  // timeout_s bounds the id exchange; ncclCommInitRank itself blocks (a bounded init is not written).
   int index = launch.local_rank;  // "cuda": one GPU per rank of the node
   const size_t colon = device.find(':');
   if (colon != std::string::npos) index = std::stoi(device.substr(colon + 1));
-  return std::make_shared<NcclCommunicator>(launch, index);
+  return std::make_shared<NcclCommunicator>(launch, index, timeout_s);
 }
 
 }  // namespace anvil::distributed
