@@ -268,7 +268,7 @@ TrainSummary train(const Config& cfg_in, const TrainOptions& options) {
                                   world > 1 ? detail::concat(" on each of ", world, " ranks (", comm->backend(), ", ",
                                                              zero ? std::string("ZeRO-1: AdamW moments sharded")
                                                                   : detail::concat(grad_sync->bucket_count(),
-                                                                                   " gradient buckets"),
+                                                                                   " gradient bucket(s)"),
                                                              ")")
                                             : std::string()));
 
