@@ -152,6 +152,19 @@ TEST(TrainCli, PrepareTrainEvalGenerateLearnsBeyondUnigramStatistics) {
   EXPECT_EQ(g1.output, g2.output);
   EXPECT_NE(g1.output.find("The cat"), std::string::npos) << g1.output;
   EXPECT_GT(g1.output.size(), std::string("The cat").size() + 20) << g1.output;
+
+  // generate also takes a Hugging Face folder (the golden tiny GPT-2 has the same 384-token
+  // vocabulary size as the tokenizer trained above); greedy decoding is deterministic.
+  const fs::path hf = test::shared_dir() / "data/golden/gpt2_tiny";
+  const std::string hf_args = "generate --checkpoint " + quote(hf) + " --tokenizer " + quote(data / "tokenizer") +
+                              " --prompt 'A dog' --max-new-tokens 8 --temperature 0";
+  auto h1 = anvil(hf_args), h2 = anvil(hf_args);
+  ASSERT_EQ(h1.exit_code, 0) << h1.output;
+  EXPECT_EQ(h1.output, h2.output);
+  EXPECT_EQ(h1.output.rfind("A dog", 0), 0u) << h1.output;
+  auto no_tok = anvil("generate --checkpoint " + quote(hf) + " --prompt 'A dog'");
+  EXPECT_EQ(no_tok.exit_code, 2) << no_tok.output;
+  EXPECT_NE(no_tok.output.find("--tokenizer"), std::string::npos) << no_tok.output;
 }
 
 // A valid shard folder with the given token ids in train and val.
