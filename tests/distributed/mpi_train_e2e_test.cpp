@@ -10,6 +10,7 @@
 #include "core/base/rng.h"
 #include "data/shards/shard.h"
 #include "tests/support/test_paths.h"
+#include "tests/support/train_fixtures.h"
 #include "train/config/config.h"
 
 namespace anvil::train {
@@ -17,35 +18,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-void write_corpus(const fs::path& dir, int64_t vocab, int64_t n_tokens, uint64_t seed) {
-  fs::create_directories(dir);
-  for (const char* split : {"train", "val"}) {
-    std::vector<uint32_t> toks(static_cast<size_t>(n_tokens));
-    uint32_t t = 0;
-    for (int64_t i = 0; i < n_tokens; ++i) {
-      uint32_t r = Philox4x32::word(seed + (split[0] == 'v'), uint64_t(i));
-      t = (r % 8 == 0) ? r % uint32_t(vocab) : (t + 1) % uint32_t(vocab);
-      toks[size_t(i)] = t;
-    }
-    data::write_shard(dir / (std::string(split) + "_000000.bin"), toks, 2);
-  }
-}
-
 fs::path write_config(const fs::path& dir) {
-  Config c = default_config();
-  c.run.output_dir = (dir / "run").string();
-  c.model.n_layer = 2;
-  c.model.n_head = 2;
-  c.model.n_kv_head = 2;
-  c.model.d_model = 16;
-  c.model.d_ff = 32;
-  c.model.vocab_size = 64;
-  c.model.max_seq_len = 16;
-  c.data.train = (dir / "data/train_*.bin").string();
-  c.data.val = (dir / "data/val_*.bin").string();
-  c.data.tokenizer = "";
-  c.data.seq_len = 16;
-  c.training.micro_batch_size = 4;
+  Config c = test::small_train_config(dir / "data", dir / "run");
   c.training.global_batch_tokens = 4 * 16 * 4;  // 2 micro-batches per rank on 2 ranks, 4 alone
   c.training.max_steps = 4;
   c.training.eval_every = 2;
@@ -53,7 +27,6 @@ fs::path write_config(const fs::path& dir) {
   c.training.log_every = 1;
   c.training.checkpoint_every = 0;
   c.scheduler.warmup_steps = 1;
-  c.logging.progress = "never";
   c.logging.tensorboard = false;
   validate_config(c);
   const fs::path p = dir / "run.yaml";
@@ -87,7 +60,7 @@ TEST(MpiTrainCli, TwoRanksEqualOneProcessAndOnlyRankZeroReports) {
   GTEST_SKIP() << "built without MPI";
 #else
   const fs::path dir = test::scratch_dir();
-  write_corpus(dir / "data", 64, 6000, 9);
+  test::write_synthetic_corpus(dir / "data", 64, 6000, 9);
   const fs::path cfg = write_config(dir);
   const std::string anvil = test::anvil_binary().string();
 
@@ -111,7 +84,7 @@ TEST(MpiTrainCli, LaunchAndConfigMismatchesExitWithCodeTwo) {
   GTEST_SKIP() << "built without MPI";
 #else
   const fs::path dir = test::scratch_dir();
-  write_corpus(dir / "data", 64, 3000, 10);
+  test::write_synthetic_corpus(dir / "data", 64, 3000, 10);
   const fs::path cfg = write_config(dir);
   const std::string anvil = test::anvil_binary().string();
 
@@ -137,7 +110,7 @@ TEST(MpiTrainCli, ARankThatDiesEndsTheJobNamingIt) {
   // mpiexec notices the lost process, names it and ends the job (a hang would end in mpiexec()'s
   // timeout with code 124).
   const fs::path dir = test::scratch_dir();
-  write_corpus(dir / "data", 64, 3000, 11);
+  test::write_synthetic_corpus(dir / "data", 64, 3000, 11);
   const fs::path cfg = write_config(dir);
   const std::string train = test::anvil_binary().string() + " train " + cfg.string() + " training.max_steps=1000000";
   const auto t0 = std::chrono::steady_clock::now();
@@ -158,7 +131,7 @@ TEST(MpiTrainCli, ARankThatStopsRespondingIsATimeoutError) {
   // collective gives up after distributed.timeout_s = 3 and exits with an error; mpiexec then ends
   // the job, the stopped rank included.
   const fs::path dir = test::scratch_dir();
-  write_corpus(dir / "data", 64, 3000, 12);
+  test::write_synthetic_corpus(dir / "data", 64, 3000, 12);
   const fs::path cfg = write_config(dir);
   const std::string train = test::anvil_binary().string() + " train " + cfg.string() +
                             " training.max_steps=1000000 distributed.timeout_s=3";

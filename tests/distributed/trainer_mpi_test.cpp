@@ -21,6 +21,7 @@
 #include "core/io/safetensors.h"
 #include "data/shards/shard.h"
 #include "tests/distributed/mpi_test_util.h"
+#include "tests/support/train_fixtures.h"
 #include "train/checkpoint/checkpoint.h"
 #include "train/trainer.h"
 
@@ -30,42 +31,12 @@ namespace {
 namespace fs = std::filesystem;
 using test::MpiTest;
 
-// A learnable synthetic corpus: token t+1 follows t (mod V) most of the time.
-void write_corpus(const fs::path& dir, int64_t vocab, int64_t n_tokens, uint64_t seed) {
-  fs::create_directories(dir);
-  for (const char* split : {"train", "val"}) {
-    std::vector<uint32_t> toks(static_cast<size_t>(n_tokens));
-    uint32_t t = 0;
-    for (int64_t i = 0; i < n_tokens; ++i) {
-      uint32_t r = Philox4x32::word(seed + (split[0] == 'v'), uint64_t(i));
-      t = (r % 8 == 0) ? r % uint32_t(vocab) : (t + 1) % uint32_t(vocab);
-      toks[size_t(i)] = t;
-    }
-    data::write_shard(dir / (std::string(split) + "_000000.bin"), toks, 2);
-  }
-}
-
 // `accum_per_rank` micro-batches of 4 x 16 tokens on each of `world` ranks per step.
 Config small_config(const fs::path& data_dir, const fs::path& out, int world, int64_t accum_per_rank,
                     const std::string& arch = "gpt2", double dropout = 0.0) {
-  Config c = default_config();
-  c.run.output_dir = out.string();
+  Config c = test::small_train_config(data_dir, out, arch);
   c.run.seed = 11;
-  c.model.arch = arch;
-  c.model.n_layer = 2;
-  c.model.n_head = 2;
-  c.model.n_kv_head = arch == "llama" ? 1 : 2;
-  c.model.d_model = 16;
-  c.model.d_ff = 32;
-  c.model.vocab_size = 64;
-  c.model.max_seq_len = 16;
-  c.model.tie_embeddings = arch == "gpt2";
   c.model.dropout = dropout;
-  c.data.train = (data_dir / "train_*.bin").string();
-  c.data.val = (data_dir / "val_*.bin").string();
-  c.data.tokenizer = "";
-  c.data.seq_len = 16;
-  c.training.micro_batch_size = 4;
   c.training.global_batch_tokens = 4 * 16 * world * accum_per_rank;
   c.training.max_steps = 6;
   c.training.eval_every = 3;
@@ -74,7 +45,6 @@ Config small_config(const fs::path& data_dir, const fs::path& out, int world, in
   c.training.checkpoint_every = 3;
   c.training.keep_checkpoints = 0;
   c.scheduler.warmup_steps = 2;
-  c.logging.progress = "never";
   c.logging.tensorboard = false;
   c.distributed.backend = "mpi";
   c.distributed.bucket_mb = 1;  // the model is ~10 KB: one bucket; the bucket test below uses more
@@ -98,7 +68,7 @@ class DataParallel : public MpiTest {
   void expect_equals_single_process(int64_t accum_per_rank, const std::string& arch, double dropout,
                                     int64_t zero_stage = 0, int64_t d_model = 0) {
     const fs::path dir = shared_scratch();
-    if (rank == 0) write_corpus(dir / "data", 64, 8000, 3);
+    if (rank == 0) test::write_synthetic_corpus(dir / "data", 64, 8000, 3);
     comm->barrier();
 
     auto widen = [&](Config& c) {
@@ -210,7 +180,7 @@ TEST_F(DataParallel, ZeroStageOneEqualsOneProcessWithDropoutLlama) {
 
 TEST_F(DataParallel, MismatchedConfigsAcrossRanksAreAnError) {
   const fs::path dir = shared_scratch();
-  if (rank == 0) write_corpus(dir / "data", 64, 4000, 5);
+  if (rank == 0) test::write_synthetic_corpus(dir / "data", 64, 4000, 5);
   comm->barrier();
   Config c = small_config(dir / "data", dir / "run", world, 1);
   if (rank == world - 1) c.optimizer.lr *= 2;  // one rank was given another override
@@ -228,7 +198,7 @@ TEST_F(DataParallel, MismatchedConfigsAcrossRanksAreAnError) {
 
 TEST_F(DataParallel, ResumesWithTheSameResultAsAnUninterruptedRun) {
   const fs::path dir = shared_scratch();
-  if (rank == 0) write_corpus(dir / "data", 64, 8000, 6);
+  if (rank == 0) test::write_synthetic_corpus(dir / "data", 64, 8000, 6);
   comm->barrier();
   TrainOptions opts;
   opts.quiet = true;
@@ -259,7 +229,7 @@ TEST_P(Resharding, CheckpointsResumeOnADifferentNumberOfRanks) {
   // any number of ranks that divides the global batch, with or without ZeRO.
   const int zero_stage = GetParam();
   const fs::path dir = shared_scratch();
-  if (rank == 0) write_corpus(dir / "data", 64, 8000, 7);
+  if (rank == 0) test::write_synthetic_corpus(dir / "data", 64, 8000, 7);
   comm->barrier();
   TrainOptions opts;
   opts.quiet = true;

@@ -9,6 +9,7 @@
 #include "core/io/safetensors.h"
 #include "data/shards/shard.h"
 #include "tests/support/test_paths.h"
+#include "tests/support/train_fixtures.h"
 #include "train/checkpoint/checkpoint.h"
 #include "train/metrics/metrics.h"
 #include "train/trainer.h"
@@ -18,39 +19,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A learnable synthetic corpus: token t+1 follows t (mod V) most of the time.
-void write_corpus(const fs::path& dir, int64_t vocab, int64_t n_tokens, uint64_t seed) {
-  fs::create_directories(dir);
-  for (const char* split : {"train", "val"}) {
-    std::vector<uint32_t> toks(static_cast<size_t>(n_tokens));
-    uint32_t t = 0;
-    for (int64_t i = 0; i < n_tokens; ++i) {
-      uint32_t r = Philox4x32::word(seed + (split[0] == 'v'), uint64_t(i));
-      t = (r % 8 == 0) ? r % uint32_t(vocab) : (t + 1) % uint32_t(vocab);
-      toks[size_t(i)] = t;
-    }
-    data::write_shard(dir / (std::string(split) + "_000000.bin"), toks, 2);
-  }
-}
-
 Config small_config(const fs::path& dir, const std::string& arch = "gpt2") {
-  Config c = default_config();
-  c.run.output_dir = (dir / "run").string();
+  Config c = test::small_train_config(dir / "data", dir / "run", arch);
   c.run.seed = 7;
-  c.model.arch = arch;
-  c.model.n_layer = 2;
-  c.model.n_head = 2;
-  c.model.n_kv_head = arch == "llama" ? 1 : 2;
-  c.model.d_model = 16;
-  c.model.d_ff = 32;
-  c.model.vocab_size = 64;
-  c.model.max_seq_len = 16;
-  c.model.tie_embeddings = arch == "gpt2";
-  c.data.train = (dir / "data/train_*.bin").string();
-  c.data.val = (dir / "data/val_*.bin").string();
-  c.data.tokenizer = "";
-  c.data.seq_len = 16;
-  c.training.micro_batch_size = 4;
   c.training.global_batch_tokens = 4 * 16 * 2;  // two micro-batches per step
   c.training.max_steps = 12;
   c.training.eval_every = 6;
@@ -61,7 +32,6 @@ Config small_config(const fs::path& dir, const std::string& arch = "gpt2") {
   c.training.sample_every = 0;
   c.scheduler.warmup_steps = 3;
   c.model.dropout = 0.1;  // exercises the dropout RNG state across resume
-  c.logging.progress = "never";
   validate_config(c);
   return c;
 }
@@ -73,7 +43,7 @@ std::vector<char> file_bytes(const fs::path& p) {
 
 TEST(Trainer, StoppedAndResumedRunEqualsUninterruptedRunBitForBit) {
   fs::path dir = test::scratch_dir();
-  write_corpus(dir / "data", 64, 6000, 1);
+  test::write_synthetic_corpus(dir / "data", 64, 6000, 1);
   TrainOptions quiet;
   quiet.quiet = true;
 
@@ -109,7 +79,7 @@ TEST(Trainer, StoppedAndResumedRunEqualsUninterruptedRunBitForBit) {
 
 TEST(Trainer, WritesMetricsConfigAndKeepsTheNewestCheckpoints) {
   fs::path dir = test::scratch_dir();
-  write_corpus(dir / "data", 64, 6000, 2);
+  test::write_synthetic_corpus(dir / "data", 64, 6000, 2);
   Config c = small_config(dir);
   TrainOptions quiet;
   quiet.quiet = true;
@@ -195,7 +165,7 @@ TEST(Checkpoint, AFullDiskWhileSavingLeavesEarlierCheckpointsIntact) {
 
 TEST(Trainer, ResumingACheckpointOfAnotherArchitectureIsAnError) {
   fs::path dir = test::scratch_dir();
-  write_corpus(dir / "data", 64, 6000, 4);
+  test::write_synthetic_corpus(dir / "data", 64, 6000, 4);
   TrainOptions quiet;
   quiet.quiet = true;
   Config llama = small_config(dir, "llama");
