@@ -1,11 +1,16 @@
 // anvil bench CONFIG [key.sub=value ...] [--steps N] [--warmup N] [--peak-tflops X] [--json]
-// Times training steps of the configured model on synthetic tokens (train/bench.h) and prints
-// tokens/s, model TFLOP/s, MFU (when the device's peak is given) and peak memory.
+//   times training steps of the configured model on synthetic tokens (train/bench.h) and prints
+//   tokens/s, model TFLOP/s, MFU (when the device's peak is given) and peak memory.
+// anvil bench --comm [--backend B] [--min-mb M] [--max-mb M] [--iters N]   (under mpirun)
+//   all-reduce algorithm and bus bandwidth per message size (distributed/comm_bench.h).
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "core/base/error.h"
+#include "distributed/comm_bench.h"
+#include "distributed/communicator.h"
 #include "train/bench.h"
 
 namespace {
@@ -15,7 +20,43 @@ struct BenchArgs {
   std::vector<std::string> overrides;
   anvil::train::BenchOptions options;
   bool json = false;
+  bool comm = false;
+  std::string backend = "auto";
+  double min_mb = 1, max_mb = 1024;
+  int iterations = 5;
 };
+
+int run_comm_bench(const BenchArgs& a) {
+  namespace dist = anvil::distributed;
+  ANVIL_CHECK_AS(anvil::InputError, a.config.empty() && a.overrides.empty(),
+                 "bench --comm takes no config (got ", a.config, ")");
+  auto comm = dist::make_communicator(a.backend, dist::detect_launch(dist::launch_environment()), "cpu", 300);
+  dist::CommBenchOptions o;
+  o.min_bytes = int64_t(a.min_mb * 1024 * 1024);
+  o.max_bytes = int64_t(a.max_mb * 1024 * 1024);
+  o.iterations = a.iterations;
+  const auto rows = dist::run_comm_bench(*comm, o);
+  if (comm->rank() != 0) return 0;
+  if (a.json) {
+    for (const auto& r : rows)
+      std::cout << nlohmann::json{{"bytes", r.bytes}, {"seconds", r.seconds}, {"algbw_gbps", r.algbw_gbps},
+                                  {"busbw_gbps", r.busbw_gbps}, {"world_size", comm->world_size()},
+                                  {"backend", comm->backend()}}
+                       .dump()
+                << "\n";
+    return 0;
+  }
+  std::cout << "all-reduce (sum, f32, host buffers) over " << comm->world_size() << " rank(s), backend "
+            << comm->backend() << "\n";
+  if (comm->world_size() == 1) std::cout << "one process: bus bandwidth is 0 by definition; run under mpirun -np N\n";
+  std::cout << std::setw(12) << "size" << std::setw(14) << "time (ms)" << std::setw(16) << "algbw (GB/s)"
+            << std::setw(16) << "busbw (GB/s)" << "\n";
+  for (const auto& r : rows)
+    std::cout << std::setw(9) << std::fixed << std::setprecision(1) << double(r.bytes) / (1024.0 * 1024.0) << " MiB"
+              << std::setw(14) << std::setprecision(3) << r.seconds * 1e3 << std::setw(16) << r.algbw_gbps
+              << std::setw(16) << r.busbw_gbps << "\n";
+  return 0;
+}
 
 void print_table(const anvil::train::Config& cfg, const anvil::train::BenchResult& r) {
   auto mib = [](int64_t b) { return double(b) / (1024.0 * 1024.0); };
@@ -39,15 +80,24 @@ void print_table(const anvil::train::Config& cfg, const anvil::train::BenchResul
 
 anvil::cli::Command reg("bench", "Time training steps of a config's model on synthetic tokens", [](CLI::App& app) {
   auto a = std::make_shared<BenchArgs>();
-  app.add_option("config", a->config, "YAML config file, e.g. configs/tiny.yaml")->required();
+  app.add_option("config", a->config, "YAML config file, e.g. configs/tiny.yaml (not with --comm)");
   app.add_option("overrides", a->overrides, "key.sub=value overrides applied after the file");
   app.add_option("--steps", a->options.steps, "timed optimizer steps")->check(CLI::PositiveNumber);
   app.add_option("--warmup", a->options.warmup_steps, "untimed steps before timing")->check(CLI::NonNegativeNumber);
   app.add_option("--peak-tflops", a->options.peak_tflops, "the device's dense peak TFLOP/s, for MFU")
       ->check(CLI::NonNegativeNumber);
-  app.add_flag("--json", a->json, "print one JSON line instead of the table");
-  app.footer("Example: anvil bench configs/tiny.yaml --steps 20 training.micro_batch_size=16");
+  app.add_flag("--json", a->json, "print JSON lines instead of the table");
+  app.add_flag("--comm", a->comm, "measure all-reduce bandwidth instead (run under mpirun -np N)");
+  app.add_option("--backend", a->backend, "--comm: communicator backend")
+      ->check(CLI::IsMember({"auto", "mpi", "none"}));
+  app.add_option("--min-mb", a->min_mb, "--comm: smallest message in MiB")->check(CLI::PositiveNumber);
+  app.add_option("--max-mb", a->max_mb, "--comm: largest message in MiB (sizes double)")->check(CLI::PositiveNumber);
+  app.add_option("--iters", a->iterations, "--comm: timed all-reduces per size")->check(CLI::PositiveNumber);
+  app.footer("Examples: anvil bench configs/tiny.yaml --steps 20 training.micro_batch_size=16\n"
+             "          mpirun -np 2 anvil bench --comm --max-mb 256");
   return [a] {
+    if (a->comm) return run_comm_bench(*a);
+    ANVIL_CHECK_AS(anvil::InputError, !a->config.empty(), "bench: give a CONFIG file, or --comm");
     anvil::train::Config cfg = anvil::train::load_config(a->config, a->overrides);
     const anvil::train::BenchResult r = anvil::train::run_bench(cfg, a->options);
     if (a->json) {
