@@ -43,6 +43,21 @@ __global__ void adamw_kernel(float* params, const G* grads, float* m, float* v, 
   }
 }
 
+__global__ void sgd_kernel(float* params, const float* grads, float* buf, int64_t n, float lr, float momentum,
+                           float weight_decay, bool nesterov) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    const float p = params[i];
+    const float g = grads[i] + weight_decay * p;
+    if (buf == nullptr) {
+      params[i] = p - lr * g;
+      continue;
+    }
+    const float b = momentum * buf[i] + g;
+    buf[i] = b;
+    params[i] = p - lr * (nesterov ? g + momentum * b : b);
+  }
+}
+
 template <typename T>
 __global__ void __launch_bounds__(kNormThreads) sumsq_partials_kernel(const T* g, int64_t n, float* partials) {
   __shared__ float scratch[kWarpSize];
@@ -115,6 +130,15 @@ void grad_norm_finish(const float* partials, int64_t count, float* norm_out, flo
   ANVIL_CHECK_OP(count >= 0 && (partials != nullptr || count == 0), "[grad_norm] bad partial count ", count);
   cudaStream_t s = resolve_stream(stream);
   ANVIL_LAUNCH(norm_finish_kernel, 1, kNormThreads, 0, s, partials, count, norm_out, max_norm, clip_scale_out);
+}
+
+void sgd_step(float* params, const float* grads, float* momentum_buf, int64_t n, float lr, float momentum,
+              float weight_decay, bool nesterov, void* stream) {
+  ANVIL_CHECK_OP(n >= 0, "[sgd] negative element count ", n);
+  ANVIL_CHECK_OP(momentum == 0.0f || momentum_buf != nullptr, "[sgd] momentum ", momentum, " without a buffer");
+  if (n == 0) return;
+  ANVIL_LAUNCH(sgd_kernel, grid_for(n, kAdamThreads), kAdamThreads, 0, resolve_stream(stream), params, grads,
+               momentum > 0.0f ? momentum_buf : nullptr, n, lr, momentum, weight_decay, nesterov);
 }
 
 }  // namespace anvil::kernels::cuda

@@ -31,6 +31,13 @@ struct AdamWArgs {
 };
 void adamw_step(const AdamWArgs& args);
 
+// One SGD step over fp32 parameters with torch.optim.SGD semantics (coupled L2 decay, dampening 0),
+// the same order of operations as optim's CPU sgd_step_f32:
+//   g = grads + weight_decay * p; buf = momentum * buf + g (buf starts at zero);
+//   p -= lr * (nesterov ? g + momentum * buf : buf). momentum_buf may be null when momentum == 0.
+void sgd_step(float* params, const float* grads, float* momentum_buf, int64_t n, float lr, float momentum,
+              float weight_decay, bool nesterov, void* stream);
+
 // Global L2 norm of many gradient tensors, deterministic (fixed reduction order, no atomics):
 //   pass 1, per tensor t: grad_sumsq_partials(..., partials + t * grad_norm_partials_per_tensor())
 //   pass 2, once:         grad_norm_finish(partials, num_tensors * grad_norm_partials_per_tensor(), ...)

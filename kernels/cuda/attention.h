@@ -39,4 +39,27 @@ struct AttentionArgs {
 void attention_forward(const AttentionArgs& args);
 void attention_backward(const AttentionArgs& args);
 
+// The simple path (attention_simple.cu) for what the flash kernels do not cover: f32, any head
+// dim up to kSimpleAttentionMaxHeadDim, and any KV length S (query t sees keys s <= t + S - T
+// when causal; a row that sees none gets a zero output and lse = -inf, as on the CPU). One thread per query row (and per key row in the backward); slow
+// but exact in structure: online softmax, log-sum-exp saved, probabilities rebuilt in backward.
+// Layouts are contiguous f32: q (B, Hq, T, D), k and v (B, Hkv, S, D), out (B, Hq, T, D),
+// lse and delta (B, Hq, T). Hq % Hkv == 0; q head h reads kv head h / (Hq / Hkv).
+constexpr int64_t kSimpleAttentionMaxHeadDim = 256;
+struct SimpleAttentionArgs {
+  int64_t batch = 0, num_heads = 0, num_kv_heads = 0, q_len = 0, kv_len = 0, head_dim = 0;
+  bool causal = true;
+  float scale = 0.0f;  // > 0 (the op resolves the default)
+  const float *q = nullptr, *k = nullptr, *v = nullptr;
+  float* out = nullptr;  // forward writes
+  float* lse = nullptr;  // forward writes; backward reads
+  // Backward: reads out, dout; writes dq (B, Hq, T, D) and dk, dv per query head (B, Hq, S, D)
+  // (the caller sums each group of Hq / Hkv heads); delta is (B, Hq, T) scratch.
+  const float* dout = nullptr;
+  float *dq = nullptr, *dk_per_qhead = nullptr, *dv_per_qhead = nullptr, *delta = nullptr;
+  void* stream = nullptr;
+};
+void attention_simple_forward_f32(const SimpleAttentionArgs& args);
+void attention_simple_backward_f32(const SimpleAttentionArgs& args);
+
 }  // namespace anvil::kernels::cuda

@@ -165,6 +165,27 @@ __global__ void axpy_kernel(T* dst, const T* src, float alpha, int64_t n) {
   }
 }
 
+struct CopyShape {
+  int ndim;
+  int64_t shape[kMaxBinaryDims];
+  int64_t src_strides[kMaxBinaryDims];
+  int64_t dst_strides[kMaxBinaryDims];
+};
+
+template <typename W>
+__global__ void strided_copy_kernel(const W* src, W* dst, int64_t n, CopyShape cs) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t rem = i, so = 0, dof = 0;
+    for (int d = cs.ndim - 1; d >= 0; --d) {
+      const int64_t idx = rem % cs.shape[d];
+      rem /= cs.shape[d];
+      so += idx * cs.src_strides[d];
+      dof += idx * cs.dst_strides[d];
+    }
+    dst[dof] = src[so];
+  }
+}
+
 void check_count(int64_t n, const char* op) { ANVIL_CHECK_OP(n >= 0, "[", op, "] negative element count ", n); }
 }  // namespace
 
@@ -304,6 +325,45 @@ void axpy(DType dtype, void* dst, const void* src, float alpha, int64_t n, void*
     ANVIL_LAUNCH((axpy_kernel<T>), grid_for(n, kThreads), kThreads, 0, s, static_cast<T*>(dst),
                  static_cast<const T*>(src), alpha, n);
   });
+}
+
+void strided_copy(int64_t elem_size, const void* src, const int64_t* src_strides, void* dst,
+                  const int64_t* dst_strides, const int64_t* shape, int ndim, void* stream) {
+  ANVIL_CHECK_OP(ndim >= 0 && ndim <= kMaxBinaryDims, "[strided_copy] CUDA kernel supports up to ", kMaxBinaryDims,
+                 " dims, got ", ndim);
+  CopyShape cs{};
+  cs.ndim = ndim;
+  int64_t n = 1;
+  for (int d = 0; d < ndim; ++d) {
+    ANVIL_CHECK_OP(shape[d] >= 0, "[strided_copy] negative extent ", shape[d], " in dim ", d);
+    cs.shape[d] = shape[d];
+    cs.src_strides[d] = src_strides[d];
+    cs.dst_strides[d] = dst_strides[d];
+    n *= shape[d];
+  }
+  if (n == 0) return;
+  cudaStream_t s = resolve_stream(stream);
+  const unsigned g = grid_for(n, kThreads);
+  switch (elem_size) {
+    case 1:
+      ANVIL_LAUNCH(strided_copy_kernel<uint8_t>, g, kThreads, 0, s, static_cast<const uint8_t*>(src),
+                   static_cast<uint8_t*>(dst), n, cs);
+      return;
+    case 2:
+      ANVIL_LAUNCH(strided_copy_kernel<uint16_t>, g, kThreads, 0, s, static_cast<const uint16_t*>(src),
+                   static_cast<uint16_t*>(dst), n, cs);
+      return;
+    case 4:
+      ANVIL_LAUNCH(strided_copy_kernel<uint32_t>, g, kThreads, 0, s, static_cast<const uint32_t*>(src),
+                   static_cast<uint32_t*>(dst), n, cs);
+      return;
+    case 8:
+      ANVIL_LAUNCH(strided_copy_kernel<uint64_t>, g, kThreads, 0, s, static_cast<const uint64_t*>(src),
+                   static_cast<uint64_t*>(dst), n, cs);
+      return;
+    default: break;
+  }
+  ANVIL_CHECK_OP(false, "[strided_copy] element size ", elem_size, " is not 1, 2, 4 or 8 bytes");
 }
 
 }  // namespace anvil::kernels::cuda

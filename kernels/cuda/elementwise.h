@@ -49,4 +49,10 @@ void fill(DType dtype, void* dst, float value, int64_t n, void* stream);
 // dst[i] += alpha * src[i]   (dst and src share dtype)
 void axpy(DType dtype, void* dst, const void* src, float alpha, int64_t n, void* stream);
 
+// Element-by-element copy over `shape` (ndim <= kMaxBinaryDims) with both sides addressed through
+// element strides: makes strided views contiguous and scatters into strided destinations. Any
+// dtype: elements are moved as raw elem_size-byte words (1, 2, 4 or 8); no conversion.
+void strided_copy(int64_t elem_size, const void* src, const int64_t* src_strides, void* dst,
+                  const int64_t* dst_strides, const int64_t* shape, int ndim, void* stream);
+
 }  // namespace anvil::kernels::cuda

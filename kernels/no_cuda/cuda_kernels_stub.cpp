@@ -8,6 +8,7 @@
 #include "kernels/cuda/embedding.h"
 #include "kernels/cuda/gemm.h"
 #include "kernels/cuda/norm.h"
+#include "kernels/cuda/reduce.h"
 #include "kernels/cuda/rope.h"
 #include "kernels/cuda/softmax_ce.h"
 #include "kernels/cuda/stream.h"
@@ -37,6 +38,17 @@ void swiglu_backward(DType, const void*, const void*, int64_t, const void*, void
 void cast(const void*, DType, void*, DType, int64_t, void*) { built_without_cuda(); }
 void fill(DType, void*, float, int64_t, void*) { built_without_cuda(); }
 void axpy(DType, void*, const void*, float, int64_t, void*) { built_without_cuda(); }
+void strided_copy(int64_t, const void*, const int64_t*, void*, const int64_t*, const int64_t*, int, void*) {
+  built_without_cuda();
+}
+
+void sum_dim_f32(const float*, int64_t, int64_t, int64_t, float*, void*) { built_without_cuda(); }
+void max_dim_f32(const float*, int64_t, int64_t, int64_t, float*, int64_t*, void*) { built_without_cuda(); }
+void max_dim_backward_f32(const float*, const int64_t*, int64_t, int64_t, int64_t, float*, void*) {
+  built_without_cuda();
+}
+void unary_forward_f32(UnaryOp, const float*, float*, int64_t, void*) { built_without_cuda(); }
+void unary_backward_f32(UnaryOp, const float*, const float*, float*, int64_t, void*) { built_without_cuda(); }
 
 bool gemm_tensor_core_can_run(const GemmArgs&) { return false; }
 bool gemm_cublaslt_can_run(const GemmArgs&) { return false; }
@@ -45,6 +57,8 @@ void gemm_cublaslt(const GemmArgs&) { built_without_cuda(); }
 
 void attention_forward(const AttentionArgs&) { built_without_cuda(); }
 void attention_backward(const AttentionArgs&) { built_without_cuda(); }
+void attention_simple_forward_f32(const SimpleAttentionArgs&) { built_without_cuda(); }
+void attention_simple_backward_f32(const SimpleAttentionArgs&) { built_without_cuda(); }
 
 void layernorm_forward(DType, const void*, const void*, const void*, void*, float*, float*, int64_t, int64_t, float,
                        void*) {
@@ -90,6 +104,7 @@ void dropout_forward(DType, const void*, void*, uint8_t*, int64_t, float, uint64
 void dropout_backward(DType, const void*, void*, int64_t, float, uint64_t, uint64_t, void*) { built_without_cuda(); }
 
 void adamw_step(const AdamWArgs&) { built_without_cuda(); }
+void sgd_step(float*, const float*, float*, int64_t, float, float, float, bool, void*) { built_without_cuda(); }
 int64_t grad_norm_partials_per_tensor() { built_without_cuda(); }
 void grad_sumsq_partials(DType, const void*, int64_t, float*, void*) { built_without_cuda(); }
 void grad_norm_finish(const float*, int64_t, float*, float, float*, void*) { built_without_cuda(); }
