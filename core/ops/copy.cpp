@@ -2,6 +2,7 @@
 #include "core/ops/op_utils.h"
 #include "kernels/cpu/convert.h"
 #include "kernels/cpu/elementwise.h"
+#include "kernels/cuda/elementwise.h"
 #include "kernels/device_runtime.h"
 
 namespace anvil::ops {
@@ -19,9 +20,31 @@ Tensor contiguous_copy(const Tensor& a) {
                                int(a.dim()), out.data_ptr());
     return out;
   }
-  ANVIL_CHECK_OP(a.is_contiguous(), "[contiguous] strided copies of CUDA tensors need the CUDA copy kernel: ", a.str());
-  kernels::cuda_memcpy(out.data_ptr(), a.data_ptr(), size_t(a.nbytes()), kernels::CopyKind::DeviceToDevice,
-                       a.device().index);
+  if (a.is_contiguous()) {
+    kernels::cuda_memcpy(out.data_ptr(), a.data_ptr(), size_t(a.nbytes()), kernels::CopyKind::DeviceToDevice,
+                         a.device().index);
+    return out;
+  }
+  kernels::cuda::strided_copy(dtype_size(a.dtype()), a.data_ptr(), a.strides().data(), out.data_ptr(),
+                              out.strides().data(), a.shape().data(), int(a.dim()), cuda_stream(a));
+  return out;
+}
+
+// dtype conversion of a contiguous tensor on its own device (no graph).
+Tensor convert_contiguous(const Tensor& src, DType dtype) {
+  Tensor out = Tensor::empty(src.shape(), dtype, src.device());
+  if (src.numel() == 0) return out;
+  if (src.device().is_cpu()) {
+    kernels::cpu::convert(src.data_ptr(), src.dtype(), out.data_ptr(), dtype, src.numel());
+  } else if (is_floating(src.dtype()) && is_floating(dtype)) {
+    kernels::cuda::cast(src.data_ptr(), src.dtype(), out.data_ptr(), dtype, src.numel(), cuda_stream(src));
+  } else {
+    // Integer conversions on CUDA tensors (ids, targets) go through the host: rare and small.
+    Tensor host = src.to(Device::cpu());
+    Tensor converted = Tensor::empty(src.shape(), dtype);
+    kernels::cpu::convert(host.data_ptr(), host.dtype(), converted.data_ptr(), dtype, src.numel());
+    out = converted.to(src.device());
+  }
   return out;
 }
 
@@ -35,10 +58,12 @@ Tensor contiguous(const Tensor& a) {
 }
 
 Tensor to_dtype(const Tensor& a, DType dtype) {
-  check_cpu(a, "to_dtype");
   Tensor src = a.is_contiguous() ? a.detach() : contiguous_copy(a);
-  Tensor out = Tensor::empty(a.shape(), dtype, a.device());
-  kernels::cpu::convert(src.data_ptr(), src.dtype(), out.data_ptr(), dtype, a.numel());
+  Tensor out;
+  {
+    NoGradGuard no_grad;
+    out = convert_contiguous(src, dtype);
+  }
   if (!is_floating(dtype)) return out;
   DType from = a.dtype();
   return record_op("ToDtypeBackward", {a}, out, [from](const Tensor& g, const std::vector<bool>&) {
@@ -79,16 +104,28 @@ void copy_(Tensor& dst, const Tensor& src) {
                                   dst.strides().data(), int(dst.dim()));
     return;
   }
-  ANVIL_CHECK_OP(dst.is_contiguous(), "[copy_] strided CUDA destinations need the CUDA copy kernel: ", dst.str());
-  kernels::cuda_memcpy(dst.data_ptr(), s.data_ptr(), size_t(s.nbytes()), kernels::CopyKind::DeviceToDevice,
-                       dst.device().index);
+  if (dst.numel() == 0) return;
+  if (dst.is_contiguous()) {
+    kernels::cuda_memcpy(dst.data_ptr(), s.data_ptr(), size_t(s.nbytes()), kernels::CopyKind::DeviceToDevice,
+                         dst.device().index);
+    return;
+  }
+  kernels::cuda::strided_copy(dtype_size(dst.dtype()), s.data_ptr(), s.strides().data(), dst.data_ptr(),
+                              dst.strides().data(), dst.shape().data(), int(dst.dim()), cuda_stream(dst));
 }
 
 void fill_(Tensor& dst, float value) {
   if (dst.numel() == 0) return;
   if (dst.device().is_cuda()) {
-    ANVIL_CHECK_OP(value == 0.0f && dst.is_contiguous(), "[fill_] CUDA fill with a non-zero value needs the CUDA kernel");
-    kernels::cuda_memset_zero(dst.data_ptr(), size_t(dst.nbytes()), dst.device().index);
+    if (dst.is_contiguous() && value == 0.0f) {
+      kernels::cuda_memset_zero(dst.data_ptr(), size_t(dst.nbytes()), dst.device().index);
+    } else if (dst.is_contiguous() && is_floating(dst.dtype())) {
+      kernels::cuda::fill(dst.dtype(), dst.data_ptr(), value, dst.numel(), cuda_stream(dst));
+    } else {
+      // Strided or integer destinations: fill a contiguous tensor and copy it in.
+      Tensor tmp = Tensor::full(dst.shape(), value, dst.dtype(), dst.is_contiguous() ? Device::cpu() : dst.device());
+      copy_(dst, tmp);
+    }
     return;
   }
   if (dst.is_contiguous()) {
@@ -108,7 +145,22 @@ void fill_(Tensor& dst, float value) {
 
 void add_(Tensor& dst, const Tensor& src, float alpha) {
   ANVIL_CHECK_OP(dst.shape() == src.shape(), "[add_] shapes differ: ", dst.str(), " += ", src.str());
-  check_cpu(dst, "add_");
+  if (dst.device().is_cuda()) {
+    NoGradGuard no_grad;
+    Tensor s = src.detach();
+    if (s.device() != dst.device()) s = s.to(dst.device());
+    if (dst.is_contiguous() && s.dtype() == dst.dtype()) {
+      s = s.contiguous();
+      kernels::cuda::axpy(dst.dtype(), dst.data_ptr(), s.data_ptr(), alpha, dst.numel(), cuda_stream(dst));
+      return;
+    }
+    // Mixed dtypes or a strided destination: accumulate in f32, then store back.
+    Tensor d = f32_contiguous(dst).clone();
+    Tensor sf = f32_contiguous(s);
+    kernels::cuda::axpy(DType::F32, d.data_ptr(), sf.data_ptr(), alpha, d.numel(), cuda_stream(dst));
+    copy_(dst, d);
+    return;
+  }
   if (dst.dtype() == DType::F32 && dst.is_contiguous()) {
     Tensor s = f32_contiguous(src);
     kernels::cpu::axpy_f32(dst.data<float>(), s.data<float>(), alpha, dst.numel());
@@ -122,7 +174,19 @@ void add_(Tensor& dst, const Tensor& src, float alpha) {
 }
 
 void mul_(Tensor& dst, float s) {
-  check_cpu(dst, "mul_");
+  if (dst.device().is_cuda()) {
+    NoGradGuard no_grad;
+    if (dst.is_contiguous()) {
+      kernels::cuda::scalar(kernels::cuda::ScalarOp::Mul, dst.dtype(), dst.data_ptr(), s, dst.data_ptr(), dst.numel(),
+                            cuda_stream(dst));
+      return;
+    }
+    Tensor d = dst.detach().contiguous().clone();
+    kernels::cuda::scalar(kernels::cuda::ScalarOp::Mul, d.dtype(), d.data_ptr(), s, d.data_ptr(), d.numel(),
+                          cuda_stream(dst));
+    copy_(dst, d);
+    return;
+  }
   if (dst.dtype() == DType::F32 && dst.is_contiguous()) {
     kernels::cpu::scale_f32(dst.data<float>(), s, dst.numel());
     return;

@@ -2,6 +2,7 @@
 // Backward: each input's gradient is reduced back to its own shape with sum_to_shape.
 #include "core/ops/op_utils.h"
 #include "kernels/cpu/elementwise.h"
+#include "kernels/cuda/elementwise.h"
 
 namespace anvil::ops {
 
@@ -34,8 +35,18 @@ Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b) {
   check_floating(a, name, "a");
   check_floating(b, name, "b");
   check_same_device(a, b, name);
-  check_cpu(a, name);
   Shape out_shape = broadcast_shapes(a.shape(), b.shape(), name);
+  if (a.device().is_cuda()) {
+    // Same dtypes run in that dtype (f32 math, one rounding, as the CPU path); mixed ones in f32.
+    const DType dt = a.dtype() == b.dtype() ? a.dtype() : DType::F32;
+    Tensor ac = a.dtype() == dt ? a.detach() : f32_contiguous(a);
+    Tensor bc = b.dtype() == dt ? b.detach() : f32_contiguous(b);
+    Tensor out = Tensor::empty(out_shape, dt, a.device());
+    Shape as = broadcast_strides(ac, out_shape), bs = broadcast_strides(bc, out_shape);
+    kernels::cuda::binary(op, dt, ac.data_ptr(), as.data(), bc.data_ptr(), bs.data(), out.data_ptr(),
+                          out_shape.data(), int(out_shape.size()), cuda_stream(a));
+    return cast_result(out, a.dtype());
+  }
   // Strided f32 inputs are read in place; others are converted first.
   Tensor af = a.dtype() == DType::F32 ? a.detach() : f32_contiguous(a);
   Tensor bf = b.dtype() == DType::F32 ? b.detach() : f32_contiguous(b);
@@ -84,23 +95,45 @@ Tensor div(const Tensor& a, const Tensor& b) {
   });
 }
 
+namespace {
+
+// out = a + s or a * s on a CUDA tensor, in a's dtype (f32 math, one rounding).
+Tensor cuda_scalar(kernels::cuda::ScalarOp op, const Tensor& a, float s) {
+  Tensor ac = a.detach().contiguous();
+  Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
+  kernels::cuda::scalar(op, a.dtype(), ac.data_ptr(), s, out.data_ptr(), a.numel(), cuda_stream(a));
+  return out;
+}
+
+}  // namespace
+
 Tensor add_scalar(const Tensor& a, float s) {
   check_floating(a, "add_scalar", "a");
-  check_cpu(a, "add_scalar");
-  Tensor af = f32_contiguous(a);
-  Tensor out = Tensor::empty(a.shape(), DType::F32);
-  kernels::cpu::add_scalar_f32(af.data<float>(), s, out.data<float>(), a.numel());
-  return record_op("AddScalarBackward", {a}, cast_result(out, a.dtype()),
+  Tensor result;
+  if (a.device().is_cuda()) {
+    result = cuda_scalar(kernels::cuda::ScalarOp::Add, a, s);
+  } else {
+    Tensor af = f32_contiguous(a);
+    Tensor out = Tensor::empty(a.shape(), DType::F32);
+    kernels::cpu::add_scalar_f32(af.data<float>(), s, out.data<float>(), a.numel());
+    result = cast_result(out, a.dtype());
+  }
+  return record_op("AddScalarBackward", {a}, result,
                    [](const Tensor& g, const std::vector<bool>&) { return std::vector<Tensor>{g}; });
 }
 
 Tensor mul_scalar(const Tensor& a, float s) {
   check_floating(a, "mul_scalar", "a");
-  check_cpu(a, "mul_scalar");
-  Tensor af = f32_contiguous(a);
-  Tensor out = Tensor::empty(a.shape(), DType::F32);
-  kernels::cpu::mul_scalar_f32(af.data<float>(), s, out.data<float>(), a.numel());
-  return record_op("MulScalarBackward", {a}, cast_result(out, a.dtype()),
+  Tensor result;
+  if (a.device().is_cuda()) {
+    result = cuda_scalar(kernels::cuda::ScalarOp::Mul, a, s);
+  } else {
+    Tensor af = f32_contiguous(a);
+    Tensor out = Tensor::empty(a.shape(), DType::F32);
+    kernels::cpu::mul_scalar_f32(af.data<float>(), s, out.data<float>(), a.numel());
+    result = cast_result(out, a.dtype());
+  }
+  return record_op("MulScalarBackward", {a}, result,
                    [s](const Tensor& g, const std::vector<bool>&) { return std::vector<Tensor>{mul_scalar(g, s)}; });
 }
 

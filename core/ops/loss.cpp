@@ -4,22 +4,82 @@
 // backward = (softmax - onehot) * g / count, with softmax rebuilt from the saved lse.
 #include "core/ops/op_utils.h"
 #include "kernels/cpu/loss.h"
+#include "kernels/cuda/softmax_ce.h"
 
 namespace anvil::ops {
 
 using namespace detail;
 
+namespace {
+
+// The CUDA path: the fused softmax + cross-entropy kernel. The forward asks only for the per-row
+// losses; the backward reruns it on a copy of the logits with write_dlogits, which overwrites the
+// copy with the gradient. Targets are checked and counted on the host (N values, one copy).
+Tensor cross_entropy_cuda(const Tensor& logits, const Tensor& targets, int64_t ignore_index) {
+  const int64_t N = logits.size(0), V = logits.size(1);
+  const std::vector<int64_t> th = targets.to_i64_vector();
+  int64_t count = 0;
+  for (int64_t r = 0; r < N; ++r) {
+    const int64_t t = th[size_t(r)];
+    if (t == ignore_index) continue;
+    ANVIL_CHECK_OP(t >= 0 && t < V, "[cross_entropy] target ", t, " in row ", r, " is outside [0, ", V,
+                   ") for logits ", logits.str(), " (ignore_index is ", ignore_index, ")");
+    ++count;
+  }
+  const Device dev = logits.device();
+  Tensor t64 = targets.detach().contiguous().to(DType::I64);  // (N) on the device
+  Tensor x = f32_contiguous(logits);                          // (N, V)
+  Tensor loss_rows = Tensor::empty({N}, DType::F32, dev);     // (N)
+  kernels::cuda::CrossEntropyArgs args;
+  args.dtype = DType::F32;
+  args.logits = x.data<float>();  // read only: write_dlogits is off
+  args.rows = N;
+  args.vocab = V;
+  args.ld = V;
+  args.targets = t64.data<int64_t>();
+  args.ignore_index = ignore_index;
+  args.losses = loss_rows.data<float>();
+  args.write_dlogits = false;
+  args.stream = cuda_stream(logits);
+  if (N > 0) kernels::cuda::cross_entropy_fused(args);
+  // Summed on the host in double over the kept rows, as the CPU path does.
+  const std::vector<float> lr = loss_rows.to_f32_vector();
+  double total = 0;
+  for (int64_t r = 0; r < N; ++r)
+    if (th[size_t(r)] != ignore_index) total += lr[size_t(r)];
+  const float mean_loss = count > 0 ? float(total / double(count)) : 0.0f;
+  const DType dtype = logits.dtype();
+  Tensor out = Tensor::full({}, mean_loss, dtype, dev);
+  if (!any_requires_grad({&logits})) return out;
+  return record_op("CrossEntropyBackward", {logits, targets}, out,
+                   [x, t64, N, V, ignore_index, count, dtype, args](const Tensor& g, const std::vector<bool>&) {
+                     // With no kept rows the loss is the constant 0: scale 0 zeroes every row.
+                     const float scale = count > 0 ? g.item() / float(count) : 0.0f;
+                     Tensor gx = x.clone();  // (N, V), overwritten with the gradient
+                     Tensor scratch = Tensor::empty({N}, DType::F32, x.device());
+                     kernels::cuda::CrossEntropyArgs b = args;
+                     b.logits = gx.data<float>();
+                     b.losses = scratch.data<float>();
+                     b.write_dlogits = true;
+                     b.dloss_scale = scale;
+                     if (N > 0) kernels::cuda::cross_entropy_fused(b);
+                     return std::vector<Tensor>{cast_result(gx, dtype), Tensor()};
+                   });
+}
+
+}  // namespace
+
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index) {
   check_floating(logits, "cross_entropy", "logits");
   check_index(targets, "cross_entropy", "targets");
   check_same_device(logits, targets, "cross_entropy");
-  check_cpu(logits, "cross_entropy");
   ANVIL_CHECK_OP(logits.dim() == 2, "[cross_entropy] logits must be (N, V), got ", logits.str());
   const int64_t N = logits.size(0), V = logits.size(1);
   ANVIL_CHECK_OP(targets.dim() == 1 && targets.size(0) == N, "[cross_entropy] targets ", targets.str(),
                  " do not match logits ", logits.str(), " (expected targets of shape [", N, "])");
   ANVIL_CHECK_OP(V > 0, "[cross_entropy] logits have no classes: ", logits.str());
 
+  if (logits.device().is_cuda()) return cross_entropy_cuda(logits, targets, ignore_index);
   Tensor t64 = targets.detach().contiguous().to(DType::I64);  // (N)
   const int64_t* tp = t64.data<int64_t>();
   int64_t count = 0;

@@ -5,6 +5,7 @@
 // undefined (no affine part). Gradients come back in each input's own dtype.
 #include "core/ops/op_utils.h"
 #include "kernels/cpu/norm.h"
+#include "kernels/cuda/norm.h"
 
 namespace anvil::ops {
 
@@ -23,11 +24,16 @@ void check_channel_param(const Tensor& p, const Tensor& x, const char* op, const
 
 void check_norm_input(const Tensor& x, const char* op) {
   check_floating(x, op, "x");
-  check_cpu(x, op);
   ANVIL_CHECK_OP(x.dim() >= 1 && x.size(-1) > 0, "[", op, "] needs x with a non-empty last dim, got ", x.str());
 }
 
 const float* ptr_or_null(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
+float* mut_ptr_or_null(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
+
+// The CUDA kernels always scale by a weight: ones stand in for a norm without one.
+Tensor weight_or_ones(const Tensor& wf, int64_t C, Device device) {
+  return wf.defined() ? wf : Tensor::ones({C}, DType::F32, device);
+}
 
 }  // namespace
 
@@ -40,10 +46,19 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, flo
   Tensor xf = f32_contiguous(x);                                     // (N, C)
   Tensor wf = weight.defined() ? f32_contiguous(weight) : Tensor();  // (C)
   Tensor bf = bias.defined() ? f32_contiguous(bias) : Tensor();      // (C)
-  Tensor out = Tensor::empty(x.shape(), DType::F32);                 // (..., C)
-  Tensor mean = Tensor::empty({N}, DType::F32), rstd = Tensor::empty({N}, DType::F32);
-  kernels::cpu::layer_norm_forward_f32(xf.data<float>(), ptr_or_null(wf), ptr_or_null(bf), N, C, eps,
-                                       out.data<float>(), mean.data<float>(), rstd.data<float>());
+  const Device dev = x.device();
+  const bool cuda = dev.is_cuda();
+  Tensor out = Tensor::empty(x.shape(), DType::F32, dev);            // (..., C)
+  Tensor mean = Tensor::empty({N}, DType::F32, dev), rstd = Tensor::empty({N}, DType::F32, dev);
+  Tensor wk = cuda ? weight_or_ones(wf, C, dev) : Tensor();  // (C), the weight the CUDA kernels read
+  if (cuda) {
+    kernels::cuda::layernorm_forward(DType::F32, xf.data<float>(), wk.data<float>(), ptr_or_null(bf),
+                                     out.data<float>(), mean.data<float>(), rstd.data<float>(), N, C, eps,
+                                     cuda_stream(x));
+  } else {
+    kernels::cpu::layer_norm_forward_f32(xf.data<float>(), ptr_or_null(wf), ptr_or_null(bf), N, C, eps,
+                                         out.data<float>(), mean.data<float>(), rstd.data<float>());
+  }
   const DType x_dtype = x.dtype();
   const DType w_dtype = weight.defined() ? weight.dtype() : DType::F32;
   const DType b_dtype = bias.defined() ? bias.dtype() : DType::F32;
@@ -52,14 +67,22 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, flo
       [=](const Tensor& g, const std::vector<bool>& needs) {
         Tensor gf = f32_contiguous(g);
         Tensor dx, dw, db;
-        if (needs[0]) dx = Tensor::empty(xf.shape(), DType::F32);
-        if (wf.defined() && needs[1]) dw = Tensor::empty({C}, DType::F32);
-        if (bf.defined() && needs[2]) db = Tensor::empty({C}, DType::F32);
-        kernels::cpu::layer_norm_backward_f32(gf.data<float>(), xf.data<float>(), ptr_or_null(wf),
-                                              mean.data<float>(), rstd.data<float>(), N, C,
-                                              dx.defined() ? dx.data<float>() : nullptr,
-                                              dw.defined() ? dw.data<float>() : nullptr,
-                                              db.defined() ? db.data<float>() : nullptr);
+        if (needs[0]) dx = Tensor::empty(xf.shape(), DType::F32, dev);
+        if (cuda) {
+          // The CUDA kernel accumulates (+=) the parameter gradients.
+          if (wf.defined() && needs[1]) dw = Tensor::zeros({C}, DType::F32, dev);
+          if (bf.defined() && needs[2]) db = Tensor::zeros({C}, DType::F32, dev);
+          kernels::cuda::layernorm_backward(DType::F32, gf.data<float>(), xf.data<float>(), wk.data<float>(),
+                                            mean.data<float>(), rstd.data<float>(), mut_ptr_or_null(dx),
+                                            mut_ptr_or_null(dw), mut_ptr_or_null(db), N, C,
+                                            /*accumulate_dx=*/false, cuda_stream(xf));
+        } else {
+          if (wf.defined() && needs[1]) dw = Tensor::empty({C}, DType::F32);
+          if (bf.defined() && needs[2]) db = Tensor::empty({C}, DType::F32);
+          kernels::cpu::layer_norm_backward_f32(gf.data<float>(), xf.data<float>(), ptr_or_null(wf),
+                                                mean.data<float>(), rstd.data<float>(), N, C, mut_ptr_or_null(dx),
+                                                mut_ptr_or_null(dw), mut_ptr_or_null(db));
+        }
         return std::vector<Tensor>{dx.defined() ? cast_result(dx, x_dtype) : Tensor(),
                                    dw.defined() ? cast_result(dw, w_dtype) : Tensor(),
                                    db.defined() ? cast_result(db, b_dtype) : Tensor()};
@@ -73,22 +96,38 @@ Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps) {
   const int64_t C = x.size(-1), N = x.numel() / C;
   Tensor xf = f32_contiguous(x);                                     // (N, C)
   Tensor wf = weight.defined() ? f32_contiguous(weight) : Tensor();  // (C)
-  Tensor out = Tensor::empty(x.shape(), DType::F32);                 // (..., C)
-  Tensor rstd = Tensor::empty({N}, DType::F32);
-  kernels::cpu::rms_norm_forward_f32(xf.data<float>(), ptr_or_null(wf), N, C, eps, out.data<float>(),
-                                     rstd.data<float>());
+  const Device dev = x.device();
+  const bool cuda = dev.is_cuda();
+  Tensor out = Tensor::empty(x.shape(), DType::F32, dev);            // (..., C)
+  Tensor rstd = Tensor::empty({N}, DType::F32, dev);
+  Tensor wk = cuda ? weight_or_ones(wf, C, dev) : Tensor();  // (C), the weight the CUDA kernels read
+  if (cuda) {
+    kernels::cuda::rmsnorm_forward(DType::F32, xf.data<float>(), wk.data<float>(), out.data<float>(),
+                                   rstd.data<float>(), N, C, eps, cuda_stream(x));
+  } else {
+    kernels::cpu::rms_norm_forward_f32(xf.data<float>(), ptr_or_null(wf), N, C, eps, out.data<float>(),
+                                       rstd.data<float>());
+  }
   const DType x_dtype = x.dtype();
   const DType w_dtype = weight.defined() ? weight.dtype() : DType::F32;
   return record_op("RmsNormBackward", {x, weight}, cast_result(out, x_dtype),
                    [=](const Tensor& g, const std::vector<bool>& needs) {
                      Tensor gf = f32_contiguous(g);
                      Tensor dx, dw;
-                     if (needs[0]) dx = Tensor::empty(xf.shape(), DType::F32);
-                     if (wf.defined() && needs[1]) dw = Tensor::empty({C}, DType::F32);
-                     kernels::cpu::rms_norm_backward_f32(gf.data<float>(), xf.data<float>(), ptr_or_null(wf),
-                                                         rstd.data<float>(), N, C,
-                                                         dx.defined() ? dx.data<float>() : nullptr,
-                                                         dw.defined() ? dw.data<float>() : nullptr);
+                     if (needs[0]) dx = Tensor::empty(xf.shape(), DType::F32, dev);
+                     if (cuda) {
+                       // The CUDA kernel accumulates (+=) the weight gradient.
+                       if (wf.defined() && needs[1]) dw = Tensor::zeros({C}, DType::F32, dev);
+                       kernels::cuda::rmsnorm_backward(DType::F32, gf.data<float>(), xf.data<float>(),
+                                                       wk.data<float>(), rstd.data<float>(), mut_ptr_or_null(dx),
+                                                       mut_ptr_or_null(dw), N, C, /*accumulate_dx=*/false,
+                                                       cuda_stream(xf));
+                     } else {
+                       if (wf.defined() && needs[1]) dw = Tensor::empty({C}, DType::F32);
+                       kernels::cpu::rms_norm_backward_f32(gf.data<float>(), xf.data<float>(), ptr_or_null(wf),
+                                                           rstd.data<float>(), N, C, mut_ptr_or_null(dx),
+                                                           mut_ptr_or_null(dw));
+                     }
                      return std::vector<Tensor>{dx.defined() ? cast_result(dx, x_dtype) : Tensor(),
                                                 dw.defined() ? cast_result(dw, w_dtype) : Tensor()};
                    });

@@ -1,5 +1,7 @@
 #include "core/ops/op_utils.h"
 
+#include "kernels/cuda/stream.h"
+
 namespace anvil::ops::detail {
 
 int64_t normalize_dim(int64_t dim, int64_t ndim, std::string_view op) {
@@ -38,6 +40,11 @@ void check_same_device(const Tensor& a, const Tensor& b, std::string_view op) {
 
 void check_cpu(const Tensor& t, std::string_view op) {
   ANVIL_CHECK_OP(t.device().is_cpu(), "[", op, "] has no CUDA kernel in this build; got ", t.str());
+}
+
+void* cuda_stream(const Tensor& t) {
+  ANVIL_ASSERT(t.device().is_cuda(), "cuda_stream of a ", t.str(), " tensor");
+  return kernels::cuda::default_stream(t.device().index);
 }
 
 Tensor f32_contiguous(const Tensor& t) {

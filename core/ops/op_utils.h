@@ -14,7 +14,11 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, std::string_view op);
 void check_floating(const Tensor& t, std::string_view op, std::string_view arg);
 void check_index(const Tensor& t, std::string_view op, std::string_view arg);
 void check_same_device(const Tensor& a, const Tensor& b, std::string_view op);
-void check_cpu(const Tensor& t, std::string_view op);  // until the family has a CUDA kernel
+void check_cpu(const Tensor& t, std::string_view op);  // for ops that have no CUDA kernel yet
+
+// The anvil stream (cudaStream_t as void*) of a CUDA tensor's device: every CUDA launch of the op
+// layer goes there, so launches, copies and allocator reuse stay ordered on one stream.
+void* cuda_stream(const Tensor& t);
 
 // A contiguous f32 copy (or the tensor itself when it already is one): CPU kernels compute in f32.
 Tensor f32_contiguous(const Tensor& t);

@@ -5,6 +5,7 @@
 
 #include "core/ops/op_utils.h"
 #include "kernels/cpu/reduce.h"
+#include "kernels/cuda/reduce.h"
 
 namespace anvil::ops {
 
@@ -37,8 +38,12 @@ Tensor sum_keepdim_forward(const Tensor& a, const std::set<int64_t>& dims) {
     outer_n_inner(cur.shape(), d, &outer, &n, &inner);
     Shape s = cur.shape();
     s[size_t(d)] = 1;
-    Tensor next = Tensor::empty(s, DType::F32);
-    kernels::cpu::sum_dim_f32(cur.data<float>(), outer, n, inner, next.data<float>());
+    Tensor next = Tensor::empty(s, DType::F32, a.device());
+    if (a.device().is_cuda()) {
+      kernels::cuda::sum_dim_f32(cur.data<float>(), outer, n, inner, next.data<float>(), cuda_stream(a));
+    } else {
+      kernels::cpu::sum_dim_f32(cur.data<float>(), outer, n, inner, next.data<float>());
+    }
     cur = next;
   }
   return cur;
@@ -55,7 +60,6 @@ Shape drop_dims(const Shape& s, const std::set<int64_t>& dims) {
 
 Tensor sum(const Tensor& a, const std::vector<int64_t>& dims_in, bool keepdim) {
   check_floating(a, "sum", "a");
-  check_cpu(a, "sum");
   std::set<int64_t> dims = normalize_dims(dims_in, a.dim(), "sum");
   Tensor r = sum_keepdim_forward(a, dims);
   Shape keep_shape = r.shape();
@@ -88,7 +92,6 @@ Tensor mean(const Tensor& a) {
 
 Tensor max(const Tensor& a, int64_t dim, bool keepdim) {
   check_floating(a, "max", "a");
-  check_cpu(a, "max");
   int64_t d = normalize_dim(dim, a.dim(), "max");
   ANVIL_CHECK_OP(a.shape()[size_t(d)] > 0, "[max] over an empty dim of ", a.str());
   Tensor af = f32_contiguous(a);
@@ -96,18 +99,29 @@ Tensor max(const Tensor& a, int64_t dim, bool keepdim) {
   outer_n_inner(a.shape(), d, &outer, &n, &inner);
   Shape keep_shape = a.shape();
   keep_shape[size_t(d)] = 1;
-  Tensor values = Tensor::empty(keep_shape, DType::F32);
-  Tensor argmax = Tensor::empty(keep_shape, DType::I64);
-  kernels::cpu::max_dim_f32(af.data<float>(), outer, n, inner, values.data<float>(), argmax.data<int64_t>());
+  const Device dev = a.device();
+  Tensor values = Tensor::empty(keep_shape, DType::F32, dev);
+  Tensor argmax = Tensor::empty(keep_shape, DType::I64, dev);
+  if (dev.is_cuda()) {
+    kernels::cuda::max_dim_f32(af.data<float>(), outer, n, inner, values.data<float>(), argmax.data<int64_t>(),
+                               cuda_stream(a));
+  } else {
+    kernels::cpu::max_dim_f32(af.data<float>(), outer, n, inner, values.data<float>(), argmax.data<int64_t>());
+  }
   Tensor out = keepdim ? values : values.view(drop_dims(keep_shape, {d}));
   Shape in_shape = a.shape();
   DType dt = a.dtype();
   return record_op("MaxBackward", {a}, cast_result(out, dt),
                    [=](const Tensor& g, const std::vector<bool>&) {
                      Tensor gf = f32_contiguous(g);
-                     Tensor gi = Tensor::empty(in_shape, DType::F32);
-                     kernels::cpu::max_dim_backward_f32(gf.data<float>(), argmax.data<int64_t>(), outer, n, inner,
-                                                        gi.data<float>());
+                     Tensor gi = Tensor::empty(in_shape, DType::F32, dev);
+                     if (dev.is_cuda()) {
+                       kernels::cuda::max_dim_backward_f32(gf.data<float>(), argmax.data<int64_t>(), outer, n, inner,
+                                                           gi.data<float>(), cuda_stream(gi));
+                     } else {
+                       kernels::cpu::max_dim_backward_f32(gf.data<float>(), argmax.data<int64_t>(), outer, n, inner,
+                                                          gi.data<float>());
+                     }
                      return std::vector<Tensor>{cast_result(gi, dt)};
                    });
 }

@@ -21,7 +21,7 @@ Tensor concat(const std::vector<Tensor>& tensors, int64_t dim) {
   for (size_t i = 0; i < tensors.size(); ++i) {
     const Tensor& t = tensors[i];
     ANVIL_CHECK_OP(t.defined(), "[concat] tensor ", i, " is undefined");
-    check_cpu(t, "concat");
+    check_same_device(t, first, "concat");
     ANVIL_CHECK_OP(t.dtype() == first.dtype(), "[concat] tensor ", i, " is ", t.str(), " but tensor 0 is ",
                    first.str(), " (dtypes must match)");
     bool same_other_dims = t.dim() == first.dim();
@@ -36,7 +36,7 @@ Tensor concat(const std::vector<Tensor>& tensors, int64_t dim) {
   for (int64_t k = 0; k < d; ++k) outer *= out_shape[size_t(k)];
   for (size_t k = size_t(d) + 1; k < out_shape.size(); ++k) inner *= out_shape[k];
   const int64_t elem = dtype_size(first.dtype());
-  Tensor out = Tensor::empty(out_shape, first.dtype());  // (outer, total_d, inner)
+  Tensor out = Tensor::empty(out_shape, first.dtype(), first.device());  // (outer, total_d, inner)
   auto* dst = static_cast<char*>(out.data_ptr());
   const int64_t dst_stride = out_shape[size_t(d)] * inner * elem;
   std::vector<int64_t> starts;  // where each input begins along d
@@ -44,7 +44,10 @@ Tensor concat(const std::vector<Tensor>& tensors, int64_t dim) {
   for (const Tensor& t : tensors) {
     starts.push_back(pos);
     const int64_t size_d = t.shape()[size_t(d)];
-    if (size_d > 0 && outer > 0 && inner > 0) {
+    if (size_d > 0 && outer > 0 && inner > 0 && first.device().is_cuda()) {
+      Tensor band = out.slice(d, pos, pos + size_d);  // a strided view of out's band for t
+      copy_(band, t.detach());
+    } else if (size_d > 0 && outer > 0 && inner > 0) {
       Tensor src = t.detach().contiguous();  // (outer, size_d, inner)
       kernels::cpu::copy_blocks(src.data_ptr(), size_d * inner * elem, outer, dst + pos * inner * elem, dst_stride);
     }

@@ -3,6 +3,7 @@
 // forward output y (kept in f32), never the input.
 #include "core/ops/op_utils.h"
 #include "kernels/cpu/softmax.h"
+#include "kernels/cuda/softmax_ce.h"
 
 namespace anvil::ops {
 
@@ -10,12 +11,37 @@ using namespace detail;
 
 namespace {
 
+// softmax over dim d of a CUDA tensor: the kernel works on contiguous rows, so d is swapped to the
+// last dim and back. log_softmax has no CUDA kernel yet.
+Tensor softmax_cuda(const Tensor& a, int64_t d) {
+  const int64_t last = a.dim() - 1;
+  auto to_rows = [d, last](const Tensor& t) { return d == last ? t : t.transpose(d, last); };
+  Tensor x = f32_contiguous(to_rows(a.detach()));  // (rows, n), dim d last
+  const int64_t n = a.shape()[size_t(d)], rows = n > 0 ? a.numel() / n : 0;
+  Tensor y = Tensor::empty(x.shape(), DType::F32, a.device());
+  if (a.numel() > 0) kernels::cuda::softmax_forward(DType::F32, x.data<float>(), y.data<float>(), rows, n, cuda_stream(a));
+  const DType dtype = a.dtype();
+  Tensor out = cast_result(to_rows(y).contiguous(), dtype);
+  if (!any_requires_grad({&a})) return out;
+  return record_op("SoftmaxBackward", {a}, out, [y, rows, n, to_rows, dtype](const Tensor& g, const std::vector<bool>&) {
+    Tensor gy = f32_contiguous(to_rows(g));
+    Tensor gx = Tensor::empty(y.shape(), DType::F32, y.device());
+    if (y.numel() > 0)
+      kernels::cuda::softmax_backward(DType::F32, y.data<float>(), gy.data<float>(), gx.data<float>(), rows, n,
+                                      cuda_stream(y));
+    return std::vector<Tensor>{cast_result(to_rows(gx).contiguous(), dtype)};
+  });
+}
+
 Tensor softmax_impl(const Tensor& a, int64_t dim, bool log) {
   const char* name = log ? "log_softmax" : "softmax";
   check_floating(a, name, "a");
-  check_cpu(a, name);
   ANVIL_CHECK_OP(a.dim() >= 1, "[", name, "] needs at least one dim, got ", a.str());
   const int64_t d = normalize_dim(dim, a.dim(), name);
+  if (a.device().is_cuda()) {
+    ANVIL_CHECK_OP(!log, "[log_softmax] has no CUDA kernel in this build; got ", a.str());
+    return softmax_cuda(a, d);
+  }
   int64_t outer = 1, inner = 1;
   for (int64_t i = 0; i < d; ++i) outer *= a.shape()[size_t(i)];
   for (int64_t i = d + 1; i < a.dim(); ++i) inner *= a.shape()[size_t(i)];

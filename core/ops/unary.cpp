@@ -4,6 +4,7 @@
 // kernels::cpu::unary_saves_output says).
 #include "core/ops/op_utils.h"
 #include "kernels/cpu/unary.h"
+#include "kernels/cuda/reduce.h"
 
 namespace anvil::ops {
 
@@ -14,18 +15,27 @@ namespace {
 
 Tensor unary(UnaryOp op, const char* name, const char* backward_name, const Tensor& a) {
   check_floating(a, name, "a");
-  check_cpu(a, name);
+  const bool cuda = a.device().is_cuda();
   Tensor x = f32_contiguous(a);  // (n) f32
-  Tensor y = Tensor::empty(a.shape(), DType::F32);
-  kernels::cpu::unary_forward_f32(op, x.data<float>(), y.data<float>(), a.numel());
+  Tensor y = Tensor::empty(a.shape(), DType::F32, a.device());
+  if (cuda) {
+    kernels::cuda::unary_forward_f32(op, x.data<float>(), y.data<float>(), a.numel(), cuda_stream(a));
+  } else {
+    kernels::cpu::unary_forward_f32(op, x.data<float>(), y.data<float>(), a.numel());
+  }
   const DType dtype = a.dtype();
   Tensor out = cast_result(y, dtype);
   if (!any_requires_grad({&a})) return out;
   Tensor saved = kernels::cpu::unary_saves_output(op) ? y : x;
-  return record_op(backward_name, {a}, out, [op, saved, dtype](const Tensor& g, const std::vector<bool>&) {
+  return record_op(backward_name, {a}, out, [op, saved, dtype, cuda](const Tensor& g, const std::vector<bool>&) {
     Tensor gy = f32_contiguous(g);
-    Tensor gx = Tensor::empty(saved.shape(), DType::F32);
-    kernels::cpu::unary_backward_f32(op, saved.data<float>(), gy.data<float>(), gx.data<float>(), saved.numel());
+    Tensor gx = Tensor::empty(saved.shape(), DType::F32, saved.device());
+    if (cuda) {
+      kernels::cuda::unary_backward_f32(op, saved.data<float>(), gy.data<float>(), gx.data<float>(), saved.numel(),
+                                        cuda_stream(saved));
+    } else {
+      kernels::cpu::unary_backward_f32(op, saved.data<float>(), gy.data<float>(), gx.data<float>(), saved.numel());
+    }
     return std::vector<Tensor>{cast_result(gx, dtype)};
   });
 }
