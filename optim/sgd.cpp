@@ -3,6 +3,8 @@
 // State: "momentum.<name>" per parameter when momentum > 0 (none otherwise), plus the step counter.
 #include "core/base/error.h"
 #include "optim/optimizer.h"
+#include "kernels/cuda/adamw.h"
+#include "kernels/cuda/stream.h"
 #include "optim/update_kernels.h"
 
 namespace anvil::optim {
@@ -28,6 +30,11 @@ class Sgd final : public Optimizer {
         if (!g.defined()) continue;
         check_updatable(p);
         float* buf = momentum_ > 0.0f ? state("momentum", index).data<float>() : nullptr;
+        if (p.device().is_cuda()) {
+          kernels::cuda::sgd_step(p.data<float>(), g.data<float>(), buf, p.numel(), lr, momentum_, group.weight_decay,
+                                  nesterov_, kernels::cuda::default_stream(p.device().index));
+          continue;
+        }
         sgd_step_f32(p.data<float>(), g.data<float>(), buf, p.numel(), lr, momentum_, group.weight_decay, nesterov_);
       }
     }
