@@ -75,6 +75,8 @@ Tensor cuda_gemm_operand(const Tensor& t, DType dt) {
   return f;
 }
 
+constexpr int64_t kMaxGemmBatch = 65535;  // kernels/cuda/gemm's grid limit on the batch
+
 // The one stride that walks the flattened batch dims [0, nb) of t, if there is one.
 bool single_batch_stride(const Tensor& t, int64_t nb, int64_t* stride) {
   int64_t inner_stride = 0, inner_extent = 0;
@@ -119,14 +121,17 @@ void cuda_batched_gemm(const Tensor& a, const Tensor& b, DType dt, Tensor& out, 
   const int64_t esz = dtype_size(dt);
   int64_t sa = 0, sb = 0;
   if (single_batch_stride(a, nb, &sa) && single_batch_stride(b, nb, &sb)) {
-    g.A = a.data_ptr();
-    g.B = b.data_ptr();
-    g.C = out.data_ptr();
-    g.batch = batch;
     g.batch_stride_a = sa;
     g.batch_stride_b = sb;
     g.batch_stride_c = g.M * g.N;
-    kernels::cuda::gemm(g);
+    // The GEMM grid holds at most kMaxGemmBatch matrices per launch.
+    for (int64_t first = 0; first < batch; first += kMaxGemmBatch) {
+      g.A = static_cast<const char*>(a.data_ptr()) + first * sa * esz;
+      g.B = static_cast<const char*>(b.data_ptr()) + first * sb * esz;
+      g.C = out.data<float>() + first * g.M * g.N;
+      g.batch = std::min(kMaxGemmBatch, batch - first);
+      kernels::cuda::gemm(g);
+    }
     return;
   }
   // Batch layouts no single stride describes: one GEMM per matrix.

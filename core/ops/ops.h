@@ -8,6 +8,13 @@
 // Conventions: floating tensors may be f32, bf16 or f16 (CPU kernels compute in f32 and convert on
 // load/store); integer index tensors are i32 or i64. Inputs may be any strided view. Outputs are
 // fresh contiguous tensors on the inputs' device. Broadcasting follows NumPy rules.
+//
+// Devices: every op runs on CPU tensors and on CUDA tensors (kernels/cuda, launched on the device's
+// anvil stream; log_softmax is composed there from max, sub, exp, sum and log). On CUDA, as on the
+// CPU, ops compute in f32 and cast back to the input dtype; bf16/f16 operands of one dtype go to
+// the binary kernels, the GEMM (tensor cores when the shape allows) and the flash attention
+// (head dim 64/128, no KV offset) in their own dtype. Embedding ids and cross-entropy targets are
+// range-checked on the host (one small copy per call).
 #pragma once
 
 #include <cstdint>

@@ -33,15 +33,23 @@ Tensor softmax_cuda(const Tensor& a, int64_t d) {
   });
 }
 
+// log_softmax over dim d of a CUDA tensor, composed from wired ops in f32:
+// x - m - log(sum(exp(x - m))), with m the (detached) max over d. The value does not depend on m,
+// so neither does the gradient; autograd through the composed ops gives dx = g - softmax * sum(g).
+Tensor log_softmax_cuda(const Tensor& a, int64_t d) {
+  Tensor x = a.dtype() == DType::F32 ? a : to_dtype(a, DType::F32);
+  Tensor m = max(x.detach(), d, /*keepdim=*/true);
+  Tensor shifted = sub(x, m);
+  Tensor out = sub(shifted, log(sum(exp(shifted), {d}, /*keepdim=*/true)));
+  return a.dtype() == DType::F32 ? out : to_dtype(out, a.dtype());
+}
+
 Tensor softmax_impl(const Tensor& a, int64_t dim, bool log) {
   const char* name = log ? "log_softmax" : "softmax";
   check_floating(a, name, "a");
   ANVIL_CHECK_OP(a.dim() >= 1, "[", name, "] needs at least one dim, got ", a.str());
   const int64_t d = normalize_dim(dim, a.dim(), name);
-  if (a.device().is_cuda()) {
-    ANVIL_CHECK_OP(!log, "[log_softmax] has no CUDA kernel in this build; got ", a.str());
-    return softmax_cuda(a, d);
-  }
+  if (a.device().is_cuda()) return log ? log_softmax_cuda(a, d) : softmax_cuda(a, d);
   int64_t outer = 1, inner = 1;
   for (int64_t i = 0; i < d; ++i) outer *= a.shape()[size_t(i)];
   for (int64_t i = d + 1; i < a.dim(); ++i) inner *= a.shape()[size_t(i)];

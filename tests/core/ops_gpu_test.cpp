@@ -129,6 +129,10 @@ TEST_F(OpsGpu, SoftmaxAndCrossEntropy) {
            kElementwiseTol);
   check_op("softmax middle dim", [](auto& x) { return softmax(x[0], 1); }, {uniform({3, 13, 5}, 51, -4, 4)},
            kElementwiseTol);
+  check_op("log_softmax last dim", [](auto& x) { return log_softmax(x[0], -1); }, {uniform({6, 51}, 54, -4, 4)},
+           kElementwiseTol);
+  check_op("log_softmax first dim", [](auto& x) { return log_softmax(x[0], 0); }, {uniform({9, 4}, 55, -4, 4)},
+           kElementwiseTol);
   const Tensor targets = Tensor::from_ints({3, 0, -100, 50, 7, 7, -100, 12, 1}, {9});
   check_op("cross_entropy with ignored rows", [](auto& x) { return cross_entropy(x[0], x[1]); },
            {uniform({9, 51}, 52, -5, 5), targets}, kReduceTol);
