@@ -2,6 +2,8 @@
 //
 // Gradients that are not contiguous f32 are summed through a contiguous f32 copy and scaled with
 // ops::mul_, which handles any layout and dtype; the common case runs the raw kernels directly.
+// CUDA gradients are summed per device by the deterministic two-pass kernels of
+// kernels/cuda/adamw.h (one host synchronization per device) and scaled with ops::mul_.
 #include "optim/clip.h"
 
 #include <algorithm>

@@ -4,6 +4,8 @@
 // The CPU kernel never materializes the (T, S) score matrix (online softmax over key blocks) and
 // saves the per-row log-sum-exp; the backward recomputes the probabilities from it. Key/value
 // gradients are produced per query head and summed over each group of Hq / Hkv heads here.
+// On CUDA, bf16/f16 inputs with head dim 64 or 128 and S == T take the flash kernels (dk/dv per
+// kv head directly); everything else takes the simple f32 kernels, which mirror the CPU structure.
 #include <cmath>
 
 #include "core/ops/op_utils.h"

@@ -1,6 +1,6 @@
-// softmax and log_softmax over any dim. The input is made a contiguous f32 (outer, n, inner) block;
-// inner == 1 (the last dim) takes the kernel's contiguous-row fast path. Backward needs only the
-// forward output y (kept in f32), never the input.
+// softmax and log_softmax over any dim. CPU: the input is made a contiguous f32 (outer, n, inner)
+// block; inner == 1 (the last dim) takes the kernel's contiguous-row fast path. Backward needs only
+// the forward output y (kept in f32), never the input. CUDA: see softmax_cuda / log_softmax_cuda.
 #include "core/ops/op_utils.h"
 #include "kernels/cpu/softmax.h"
 #include "kernels/cuda/softmax_ce.h"
@@ -12,7 +12,7 @@ using namespace detail;
 namespace {
 
 // softmax over dim d of a CUDA tensor: the kernel works on contiguous rows, so d is swapped to the
-// last dim and back. log_softmax has no CUDA kernel yet.
+// last dim and back (log_softmax_cuda below composes wired ops instead).
 Tensor softmax_cuda(const Tensor& a, int64_t d) {
   const int64_t last = a.dim() - 1;
   auto to_rows = [d, last](const Tensor& t) { return d == last ? t : t.transpose(d, last); };
