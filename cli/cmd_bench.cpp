@@ -75,7 +75,8 @@ void print_table(const anvil::train::Config& cfg, const anvil::train::BenchResul
     std::cout << std::setprecision(1) << "MFU          " << 100.0 * r.mfu << "%\n";
   else
     std::cout << "MFU          n/a (give --peak-tflops)\n";
-  std::cout << std::setprecision(1) << "peak memory  " << mib(r.peak_memory_bytes) << " MiB (process peak RSS)\n";
+  std::cout << std::setprecision(1) << "peak memory  " << mib(r.peak_memory_bytes)
+            << (r.device == "cpu" ? " MiB (process peak RSS)\n" : " MiB (peak allocated on the device)\n");
 }
 
 anvil::cli::Command reg("bench", "Time training steps of a config's model on synthetic tokens", [](CLI::App& app) {

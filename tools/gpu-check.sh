@@ -42,6 +42,16 @@ if [ -n "$benches" ]; then
   done
 fi
 
+# Training-step benchmarks on the GPU (fp32 through the ops' CUDA kernels; bf16 is not wired yet).
+echo "== anvil bench"
+anvil_bench_status="ok"
+for args in "configs/tiny.yaml run.device=cuda --steps 20" \
+            "configs/gpt2-124m.yaml run.device=cuda training.precision=fp32 training.micro_batch_size=4 training.global_batch_tokens=4096 --steps 5 --peak-tflops 67"; do
+  echo "-- anvil bench $args"
+  # shellcheck disable=SC2086
+  timeout 600 "$BUILD_DIR/bin/anvil" bench $args || anvil_bench_status="failed ($args)"
+done
+
 passed=$(grep -c "Passed" "$test_log" || true)
 failed=$(grep -cE "\*\*\*Failed|\*\*\*Exception|\*\*\*Timeout" "$test_log" || true)
 skipped=$(grep -c "Skipped" "$test_log" || true)
@@ -52,5 +62,6 @@ printf "%-14s %s\n" "CUDA arch" "$arch"
 printf "%-14s %s s\n" "build" "$build_s"
 printf "%-14s %s passed, %s failed, %s skipped\n" "gpu tests" "$passed" "$failed" "$skipped"
 printf "%-14s %s\n" "benchmarks" "$bench_status"
+printf "%-14s %s\n" "anvil bench" "$anvil_bench_status"
 echo "==================================================="
 exit "$test_rc"

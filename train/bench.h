@@ -26,7 +26,7 @@ struct BenchResult {
   double tokens_per_second = 0;  // tokens_per_step / median step time
   double achieved_tflops = 0;    // flops_per_token * tokens_per_second
   double mfu = -1;               // achieved / peak; -1 when the peak is unknown
-  int64_t peak_memory_bytes = 0;  // CPU: peak resident set size of the process
+  int64_t peak_memory_bytes = 0;  // CPU: peak resident set size; CUDA: the caching allocator's peak
   double final_loss = 0;          // a sanity figure: the loss of the last step
 };
 

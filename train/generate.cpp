@@ -56,9 +56,10 @@ std::vector<uint32_t> generate_tokens(models::CausalLM& model, const std::vector
   std::vector<uint32_t> context = prompt;
   if (int64_t(context.size()) > max_len - 1) context.erase(context.begin(), context.end() - (max_len - 1));
   models::KVCache cache;
+  const Device device = model.parameters().front().device();  // ids go where the weights are
   auto run = [&](const std::vector<uint32_t>& ids) {
     std::vector<int64_t> v(ids.begin(), ids.end());
-    Tensor logits = model.forward(Tensor::from_ints(v, {1, int64_t(v.size())}), &cache);  // (1, n, V)
+    Tensor logits = model.forward(Tensor::from_ints(v, {1, int64_t(v.size())}).to(device), &cache);  // (1, n, V)
     return logits.slice(1, logits.size(1) - 1, logits.size(1)).to_f32_vector();
   };
   std::vector<float> last = run(context);

@@ -21,6 +21,7 @@
 #include "distributed/ddp.h"
 #include "distributed/launch.h"
 #include "distributed/zero.h"
+#include "kernels/device_runtime.h"
 #include "optim/optim.h"
 #include "train/checkpoint/checkpoint.h"
 #include "train/generate.h"
@@ -36,25 +37,24 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// (B, T+1) windows -> ids (B, T) and targets (B, T), views of one i32 tensor.
-std::pair<Tensor, Tensor> batch_tensors(const data::TokenBatch& b) {
+// (B, T+1) windows -> ids (B, T) and targets (B, T), views of one i32 tensor on `device`.
+std::pair<Tensor, Tensor> batch_tensors(const data::TokenBatch& b, Device device) {
   const int64_t B = b.batch_size, T = b.seq_len;
   Tensor all = Tensor::empty({B, T + 1}, DType::I32);
   std::memcpy(all.data_ptr(), b.tokens.data(), b.tokens.size() * sizeof(int32_t));
+  if (!device.is_cpu()) all = all.to(device);
   return {all.slice(1, 0, T), all.slice(1, 1, T + 1)};
 }
 
-// The mean loss over the first `steps` batches of B windows, as one process would see them. With N
-// ranks, rank r's i-th batch is the single process's batch i*N + r (data/loader/loader.h), so each
-// rank evaluates the batches below `steps` that fall to it and the sums are added across ranks.
-double evaluate(models::CausalLM& model, data::TokenLoader& loader, int64_t steps, distributed::Communicator& comm) {
+double evaluate(models::CausalLM& model, data::TokenLoader& loader, int64_t steps, distributed::Communicator& comm,
+                Device device) {
   NoGradGuard no_grad;
   model.eval();
   loader.reset();
   const int64_t world = comm.world_size(), rank = comm.rank();
   double total = 0;
   for (int64_t i = 0; i * world + rank < steps; ++i) {
-    auto [ids, targets] = batch_tensors(loader.next());
+    auto [ids, targets] = batch_tensors(loader.next(), device);
     total += model.loss(model.forward(ids), targets).item();
   }
   if (world > 1) comm.all_reduce_sum(&total, 1);
@@ -170,10 +170,20 @@ TrainSummary train(const Config& cfg_in, const TrainOptions& options) {
   const bool use_zero = cfg.distributed.zero_stage == 1 && world > 1;
   if (world > 1) check_same_config(*comm, cfg);
   const Device device = Device::parse(cfg.run.device);
-  ANVIL_CHECK_AS(ConfigError, device.is_cpu(), "run.device: ", cfg.run.device,
-                 " is not supported by the trainer yet (CUDA training is not wired in this build); use cpu");
+  // CUDA: one GPU, fp32, through the ops' CUDA kernels (not yet run on a GPU: see bench/RESULTS.md).
+  // Mixed precision and DDP on device tensors (GradSync and ZeRO-1 stage through host memory) are
+  // not wired yet.
+  if (device.is_cuda()) {
+    ANVIL_CHECK_AS(ConfigError, kernels::cuda_built(), "run.device: ", cfg.run.device,
+                   " needs a build with CUDA (configure with -DANVIL_CUDA=ON where nvcc is installed)");
+    ANVIL_CHECK_AS(ConfigError, device.index < kernels::cuda_device_count(), "run.device: ", cfg.run.device,
+                   " but this machine has ", kernels::cuda_device_count(), " CUDA device(s)");
+    ANVIL_CHECK_AS(ConfigError, world == 1, "run.device: ", cfg.run.device, " with ", world,
+                   " ranks: data parallelism on CUDA tensors is not wired yet; use one process or run.device cpu");
+    kernels::cuda_set_device(device.index);
+  }
   ANVIL_CHECK_AS(ConfigError, cfg.training.precision == "fp32", "training.precision: ", cfg.training.precision,
-                 " needs the CUDA backend; the CPU trainer runs fp32");
+                 " is not wired into the trainer yet; use fp32");
 
   const fs::path out_dir = cfg.run.output_dir;
   if (rank == 0) fs::create_directories(out_dir);
@@ -184,6 +194,7 @@ TrainSummary train(const Config& cfg_in, const TrainOptions& options) {
   Generator init_rng(cfg.run.seed);
   std::unique_ptr<models::CausalLM> model = build_model(cfg, init_rng);
   model->train(true);
+  if (!device.is_cpu()) model->to(device);  // before the optimizer, whose state follows the parameters
   std::unique_ptr<optim::Optimizer> opt;
   std::unique_ptr<distributed::ZeroAdamW> zero;
   if (use_zero)
@@ -303,7 +314,7 @@ TrainSummary train(const Config& cfg_in, const TrainOptions& options) {
     double loss_sum = 0;
     const uint64_t dropout_base = model->dropout_rng().offset;
     for (int64_t micro = 0; micro < accum; ++micro) {
-      auto [ids, targets] = batch_tensors(train_loader.next());
+      auto [ids, targets] = batch_tensors(train_loader.next(), device);
       if (dropout_draws) model->dropout_rng().offset = dropout_base + uint64_t(micro * world + rank) * dropout_draws;
       // Gradients are communicated once per step: on the last micro-batch, from the hooks.
       if (grad_sync && micro == accum - 1) grad_sync->begin_sync();
@@ -350,7 +361,7 @@ TrainSummary train(const Config& cfg_in, const TrainOptions& options) {
       interval_tokens = 0;
     }
     if (val_loader && (step % cfg.training.eval_every == 0 || step == cfg.training.max_steps)) {
-      const double val = evaluate(*model, *val_loader, cfg.training.eval_steps, *comm);
+      const double val = evaluate(*model, *val_loader, cfg.training.eval_steps, *comm, device);
       summary.last_val_loss = val;
       progress.message(detail::concat("step ", step, ": val loss ", val, " (perplexity ", std::exp(val), ")"));
       if (jsonl) jsonl->write(step, {{"val_loss", val}, {"val_perplexity", std::exp(val)}});

@@ -13,6 +13,7 @@
 
 #include "core/base/rng.h"
 #include "data/shards/shard.h"
+#include "kernels/device_runtime.h"
 #include "tests/support/test_paths.h"
 
 namespace anvil {
@@ -263,6 +264,14 @@ TEST_F(TrainCliBadInput, TokenIdsOutsideTheVocabulary) {
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("vocab"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("train_000000.bin"), std::string::npos) << r.output;
+}
+
+TEST_F(TrainCliBadInput, CudaDeviceWithoutAGpu) {
+  if (kernels::cuda_device_count() > 0) GTEST_SKIP() << "this machine has a GPU (trainer_gpu_test covers it)";
+  auto r = train(good_config(), "run.device=cuda");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("run.device: cuda"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir_ / "run" / "checkpoints")) << r.output;
 }
 
 TEST_F(TrainCliBadInput, UnknownFlagsAndMissingArguments) {
