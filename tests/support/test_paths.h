@@ -1,4 +1,5 @@
-// Where tests find the repository, the shared fixtures (../shared beside the checkout) and the
+// Where tests find the repository, the committed fixtures (tests/fixtures: the golden Hugging Face
+// checkpoints and GPT-2's tokenizer files, copied from the team's ../shared/data) and the
 // anvil binary, plus a scratch folder per test.
 #pragma once
 
