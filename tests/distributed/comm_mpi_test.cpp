@@ -24,7 +24,9 @@ TEST_F(MpiTest, RankAndWorldMatchTheLauncher) {
   EXPECT_EQ(comm->rank(), launch.rank);
   EXPECT_EQ(comm->world_size(), launch.world_size);
   EXPECT_EQ(comm->local_rank(), launch.local_rank);
-  if (const char* np = std::getenv("ANVIL_MPI_TEST_NP")) EXPECT_EQ(world, std::atoi(np));
+  if (const char* np = std::getenv("ANVIL_MPI_TEST_NP")) {
+    EXPECT_EQ(world, std::atoi(np));
+  }
   EXPECT_EQ(comm->backend(), "mpi");
   // make_communicator agrees with the launch (auto picks mpi for more than one rank).
   auto made = make_communicator("auto", launch, "cpu", 60);
@@ -81,7 +83,7 @@ TEST_F(MpiTest, AllGatherConcatenatesInRankOrder) {
 
 TEST_F(MpiTest, BroadcastCopiesTheRootsBytesAndFloats) {
   for (int root = 0; root < world; ++root) {
-    char text[16] = {};
+    char text[24] = {};
     if (rank == root) std::snprintf(text, sizeof text, "from rank %d", root);
     comm->broadcast(text, sizeof text, root);
     EXPECT_EQ(std::string(text), "from rank " + std::to_string(root));

@@ -192,7 +192,9 @@ TEST_F(DataParallel, MismatchedConfigsAcrossRanksAreAnError) {
     ADD_FAILURE() << "expected a ConfigError";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("config"), std::string::npos) << e.what();
-    if (rank == world - 1) EXPECT_NE(std::string(e.what()).find("differs from rank 0"), std::string::npos) << e.what();
+    if (rank == world - 1) {
+      EXPECT_NE(std::string(e.what()).find("differs from rank 0"), std::string::npos) << e.what();
+    }
   }
 }
 
