@@ -12,9 +12,11 @@ using namespace detail;
 
 namespace {
 
-// The CUDA path: the fused softmax + cross-entropy kernel. The forward asks only for the per-row
-// losses; the backward reruns it on a copy of the logits with write_dlogits, which overwrites the
-// copy with the gradient. Targets are checked and counted on the host (N values, one copy).
+// The CUDA path: one pass of the fused softmax + cross-entropy kernel. Without grad it writes only
+// the per-row losses. With grad it also writes dlogits / count, into the f32 copy of the logits
+// when that copy is private (bf16/f16 or strided logits) or into a clone (the input itself must
+// stay intact), so the backward only scales by the upstream gradient instead of rerunning the
+// kernel. Targets are checked and counted on the host (N values, one copy).
 Tensor cross_entropy_cuda(const Tensor& logits, const Tensor& targets, int64_t ignore_index) {
   const int64_t N = logits.size(0), V = logits.size(1);
   const std::vector<int64_t> th = targets.to_i64_vector();
@@ -27,19 +29,23 @@ Tensor cross_entropy_cuda(const Tensor& logits, const Tensor& targets, int64_t i
     ++count;
   }
   const Device dev = logits.device();
+  const bool want_grad = any_requires_grad({&logits});
   Tensor t64 = targets.detach().contiguous().to(DType::I64);  // (N) on the device
   Tensor x = f32_contiguous(logits);                          // (N, V)
-  Tensor loss_rows = Tensor::empty({N}, DType::F32, dev);     // (N)
+  // With grad, the buffer the kernel overwrites with dlogits: never the caller's logits.
+  Tensor gx = want_grad && x.data_ptr() == logits.data_ptr() ? x.clone() : x;
+  Tensor loss_rows = Tensor::empty({N}, DType::F32, dev);  // (N)
   kernels::cuda::CrossEntropyArgs args;
   args.dtype = DType::F32;
-  args.logits = x.data<float>();  // read only: write_dlogits is off
+  args.logits = gx.data<float>();
   args.rows = N;
   args.vocab = V;
   args.ld = V;
   args.targets = t64.data<int64_t>();
   args.ignore_index = ignore_index;
   args.losses = loss_rows.data<float>();
-  args.write_dlogits = false;
+  args.write_dlogits = want_grad;
+  args.dloss_scale = count > 0 ? 1.0f / float(count) : 0.0f;  // no kept rows: the loss is the constant 0
   args.stream = cuda_stream(logits);
   if (N > 0) kernels::cuda::cross_entropy_fused(args);
   // Summed on the host in double over the kept rows, as the CPU path does.
@@ -50,20 +56,12 @@ Tensor cross_entropy_cuda(const Tensor& logits, const Tensor& targets, int64_t i
   const float mean_loss = count > 0 ? float(total / double(count)) : 0.0f;
   const DType dtype = logits.dtype();
   Tensor out = Tensor::full({}, mean_loss, dtype, dev);
-  if (!any_requires_grad({&logits})) return out;
+  if (!want_grad) return out;
   return record_op("CrossEntropyBackward", {logits, targets}, out,
-                   [x, t64, N, V, ignore_index, count, dtype, args](const Tensor& g, const std::vector<bool>&) {
-                     // With no kept rows the loss is the constant 0: scale 0 zeroes every row.
-                     const float scale = count > 0 ? g.item() / float(count) : 0.0f;
-                     Tensor gx = x.clone();  // (N, V), overwritten with the gradient
-                     Tensor scratch = Tensor::empty({N}, DType::F32, x.device());
-                     kernels::cuda::CrossEntropyArgs b = args;
-                     b.logits = gx.data<float>();
-                     b.losses = scratch.data<float>();
-                     b.write_dlogits = true;
-                     b.dloss_scale = scale;
-                     if (N > 0) kernels::cuda::cross_entropy_fused(b);
-                     return std::vector<Tensor>{cast_result(gx, dtype), Tensor()};
+                   [gx, dtype](const Tensor& g, const std::vector<bool>&) {
+                     const float scale = g.item();  // (the loss was just read on the host: no new wait)
+                     Tensor grad = scale == 1.0f ? gx : mul_scalar(gx, scale);
+                     return std::vector<Tensor>{cast_result(grad, dtype), Tensor()};
                    });
 }
 
