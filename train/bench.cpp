@@ -15,7 +15,6 @@
 #include "core/tensor/caching_allocator.h"
 #include "kernels/device_runtime.h"
 #include "optim/clip.h"
-#include "optim/optimizer.h"
 #include "train/model_factory.h"
 
 namespace anvil::train {
@@ -60,12 +59,7 @@ BenchResult run_bench(Config cfg, const BenchOptions& o) {
   auto model = build_model(cfg, init_rng);
   model->train(true);
   if (!device.is_cpu()) model->to(device);
-  auto groups = optim::default_param_groups(model->named_parameters(), float(cfg.optimizer.weight_decay));
-  std::unique_ptr<optim::Optimizer> opt =
-      cfg.optimizer.name == "sgd"
-          ? optim::make_sgd(std::move(groups), float(cfg.optimizer.momentum))
-          : optim::make_adamw(std::move(groups), float(cfg.optimizer.beta1), float(cfg.optimizer.beta2),
-                              float(cfg.optimizer.eps));
+  std::unique_ptr<optim::Optimizer> opt = make_optimizer(cfg, *model);
   const std::vector<Tensor> params = model->parameters();
 
   const int64_t B = cfg.training.micro_batch_size, T = cfg.data.seq_len;

@@ -114,4 +114,11 @@ std::unique_ptr<models::CausalLM> build_model(Config& cfg, Generator& init_rng) 
   return model;
 }
 
+std::unique_ptr<optim::Optimizer> make_optimizer(const Config& cfg, const models::CausalLM& model) {
+  auto groups = optim::default_param_groups(model.named_parameters(), float(cfg.optimizer.weight_decay));
+  if (cfg.optimizer.name == "sgd") return optim::make_sgd(std::move(groups), float(cfg.optimizer.momentum));
+  return optim::make_adamw(std::move(groups), float(cfg.optimizer.beta1), float(cfg.optimizer.beta2),
+                           float(cfg.optimizer.eps));
+}
+
 }  // namespace anvil::train

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/models/model.h"
+#include "optim/optimizer.h"
 #include "train/config/config.h"
 
 namespace anvil::train {
@@ -18,6 +19,11 @@ models::ModelConfig to_model_config(const ModelConfig& m);
 // The model the config describes: fresh weights drawn from init_rng, or the weights of
 // model.init_from. With init_from, cfg.model's shape keys are replaced by the loaded model's.
 std::unique_ptr<models::CausalLM> build_model(Config& cfg, Generator& init_rng);
+
+// The optimizer the config names (adamw | sgd) over the model's parameters, with the default
+// decay grouping (optim::default_param_groups). Its state lives on the parameters' device, so
+// move the model first.
+std::unique_ptr<optim::Optimizer> make_optimizer(const Config& cfg, const models::CausalLM& model);
 
 // Copies named tensors into the model's parameters. A missing tensor, an unexpected one or a shape
 // mismatch is a CheckpointError naming `file` and the tensor.

@@ -119,13 +119,6 @@ optim::ScheduleOptions schedule_options(const Config& c) {
   return s;
 }
 
-std::unique_ptr<optim::Optimizer> make_optimizer(const Config& c, const models::CausalLM& model) {
-  auto groups = optim::default_param_groups(model.named_parameters(), float(c.optimizer.weight_decay));
-  if (c.optimizer.name == "sgd") return optim::make_sgd(std::move(groups), float(c.optimizer.momentum));
-  return optim::make_adamw(std::move(groups), float(c.optimizer.beta1), float(c.optimizer.beta2),
-                           float(c.optimizer.eps));
-}
-
 std::optional<fs::path> find_resume_checkpoint(const Config& c, const CheckpointManager& ckpts) {
   const std::string& r = c.training.resume;
   if (r == "never") return std::nullopt;
