@@ -155,8 +155,12 @@ void GradSync::finish() {
   s.syncing = false;
 }
 
-void GradSync::broadcast_parameters(int root) {
-  for (Tensor& p : state_->params) state_->comm->broadcast(p.data<float>(), size_t(p.numel()), root);
+void broadcast_parameters(Communicator& comm, const std::vector<Tensor>& params, int root) {
+  for (const Tensor& p : params) {
+    ANVIL_CHECK_AS(RuntimeFailure, p.dtype() == DType::F32 && p.device().is_cpu() && p.is_contiguous(),
+                   "[distributed] parameter ", p.name(), " is ", p.str(), "; broadcast needs contiguous f32 CPU");
+    comm.broadcast(p.data<float>(), size_t(p.numel()), root);
+  }
 }
 
 int64_t GradSync::bucket_count() const { return int64_t(state_->buckets.size()); }

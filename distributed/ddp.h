@@ -36,9 +36,6 @@ class GradSync {
   // Completes the averaging; every parameter then holds the average gradient of all ranks.
   void finish();
 
-  // Copies rank root's parameter values into every rank's parameters.
-  void broadcast_parameters(int root = 0);
-
   int64_t bucket_count() const;
   // How many buckets were started from hooks (during backward) in the last sync, as opposed to
   // by finish(): a measure of overlap, for tests and logs.
@@ -48,5 +45,9 @@ class GradSync {
   struct State;
   std::shared_ptr<State> state_;  // hooks hold a weak_ptr: they outlive nothing
 };
+
+// Copies rank root's parameter values into every rank's parameters (contiguous f32 CPU). Collective:
+// the one starting point of DDP and ZeRO-1.
+void broadcast_parameters(Communicator& comm, const std::vector<Tensor>& params, int root = 0);
 
 }  // namespace anvil::distributed

@@ -13,14 +13,6 @@ namespace {
 constexpr double kClipEpsilon = 1e-6;  // optim/clip.cpp's, so that both clip identically
 }
 
-void broadcast_parameters(Communicator& comm, const std::vector<Tensor>& params, int root) {
-  for (const Tensor& p : params) {
-    ANVIL_CHECK_AS(RuntimeFailure, p.dtype() == DType::F32 && p.device().is_cpu() && p.is_contiguous(),
-                   "[distributed] parameter ", p.name(), " is ", p.str(), "; broadcast needs contiguous f32 CPU");
-    comm.broadcast(p.data<float>(), size_t(p.numel()), root);
-  }
-}
-
 ZeroAdamW::ZeroAdamW(std::shared_ptr<Communicator> comm, std::vector<optim::ParamGroup> groups, float beta1,
                      float beta2, float eps)
     : comm_(std::move(comm)), beta1_(beta1), beta2_(beta2), eps_(eps) {

@@ -65,7 +65,4 @@ class ZeroAdamW {
   int64_t step_ = 0;
 };
 
-// Copies rank root's parameter values into every rank's parameters (f32 CPU). Collective.
-void broadcast_parameters(Communicator& comm, const std::vector<Tensor>& params, int root = 0);
-
 }  // namespace anvil::distributed
