@@ -231,7 +231,7 @@ TokenLoader& TokenLoader::operator=(TokenLoader&& other) noexcept {
   return *this;
 }
 
-TokenBatch TokenLoader::next() {
+TokenBatch TokenLoader::next_windows() {
   Impl& impl = *impl_;
   if (!impl.options.prefetch) {
     int64_t index;
@@ -311,6 +311,11 @@ void TokenLoader::restore(const nlohmann::json& state) {
 }
 
 void TokenLoader::reset() { impl_->seek(0); }
+
+Batch TokenLoader::next() {
+  TokenBatch w = next_windows();
+  return batch_from_windows(w.tokens.data(), w.batch_size, w.seq_len);
+}
 
 int64_t TokenLoader::windows_per_epoch() const { return impl_->total_windows; }
 

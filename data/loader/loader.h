@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "data/loader/batch.h"
+
 namespace anvil::data {
 
 struct LoaderOptions {
@@ -44,7 +46,8 @@ struct TokenBatch {
   // Row b's inputs are tokens[b*(T+1) + t] and targets tokens[b*(T+1) + t + 1], t in [0, T).
 };
 
-class TokenLoader {
+// The pretraining BatchSource: windows of token shards (see above).
+class TokenLoader final : public BatchSource {
  public:
   // Opens every shard matching the pattern. Bad options are anvil::ConfigError; an empty glob, a
   // corrupt shard or no window at all are anvil::DataError.
@@ -53,15 +56,18 @@ class TokenLoader {
   TokenLoader(TokenLoader&&) noexcept;
   TokenLoader& operator=(TokenLoader&&) noexcept;
 
-  TokenBatch next();  // the next [B, T+1] windows for this rank
+  // The next batch of this rank: its windows as ids/targets (batch_from_windows).
+  Batch next() override;
+  // The same position's raw [B, T+1] windows (what next() is made from; tests read these).
+  TokenBatch next_windows();
   // Where the loader stands, for a checkpoint: {"next_batch", "windows_consumed", "epoch", ...}.
   // The same on every rank.
-  nlohmann::json state() const;
+  nlohmann::json state() const override;
   // Continues exactly where state() was taken. The seed, shuffle, seq_len and dataset must match;
   // the batch size or world size may change when the windows consumed stay a whole number of
   // global batches. Mismatches are anvil::CheckpointError.
-  void restore(const nlohmann::json& state);
-  void reset();  // back to batch 0 (for evaluation passes)
+  void restore(const nlohmann::json& state) override;
+  void reset() override;  // back to batch 0 (for evaluation passes)
 
   int64_t windows_per_epoch() const;  // W
   // Global batches that cover one epoch once (ceil(W / (B*world))): an evaluation pass length.

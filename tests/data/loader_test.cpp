@@ -47,7 +47,7 @@ std::vector<int32_t> row(const TokenBatch& batch, int64_t b) {
 std::vector<std::vector<int32_t>> take_rows(TokenLoader& loader, int64_t batches) {
   std::vector<std::vector<int32_t>> rows;
   for (int64_t i = 0; i < batches; ++i) {
-    TokenBatch batch = loader.next();
+    TokenBatch batch = loader.next_windows();
     for (int64_t b = 0; b < batch.batch_size; ++b) rows.push_back(row(batch, b));
   }
   return rows;
@@ -63,7 +63,7 @@ TEST(Loader, WindowsAreStrideTSlicesOfOneShard) {
   TokenLoader loader(o);
   EXPECT_EQ(loader.windows_per_epoch(), 7);
   EXPECT_EQ(loader.shard_count(), 2);
-  TokenBatch batch = loader.next();
+  TokenBatch batch = loader.next_windows();
   ASSERT_EQ(batch.batch_size, 7);
   ASSERT_EQ(batch.seq_len, 4);
   ASSERT_EQ(batch.tokens.size(), 35u);
@@ -129,11 +129,11 @@ TEST(Loader, RanksAreDisjointAndTheirUnionIsTheWorldOneBatch) {
     ranks.emplace_back(o);
   }
   for (int step = 0; step < 25; ++step) {  // 150 windows: past the 106-window epoch
-    TokenBatch expected = whole.next();
+    TokenBatch expected = whole.next_windows();
     std::vector<int32_t> joined;
     std::set<int32_t> starts;
     for (auto& loader : ranks) {
-      TokenBatch part = loader.next();
+      TokenBatch part = loader.next_windows();
       ASSERT_EQ(part.batch_size, B);
       joined.insert(joined.end(), part.tokens.begin(), part.tokens.end());
       for (int64_t b = 0; b < B; ++b) starts.insert(row(part, b)[0]);
@@ -213,9 +213,9 @@ TEST(Loader, VocabularyCheckNamesShardAndPosition) {
     o.prefetch = prefetch;
     o.vocab_size = 1000;
     TokenLoader loader(o);
-    EXPECT_NO_THROW(loader.next());  // windows 0..7 lie in shard 0
+    EXPECT_NO_THROW(loader.next_windows());  // windows 0..7 lie in shard 0
     try {
-      loader.next();
+      loader.next_windows();
       FAIL() << "expected DataError";
     } catch (const DataError& e) {
       std::string message = e.what();
@@ -224,7 +224,7 @@ TEST(Loader, VocabularyCheckNamesShardAndPosition) {
       EXPECT_NE(message.find("1000"), std::string::npos) << message;
     }
     // The failed batch is not skipped: asking again fails again.
-    EXPECT_THROW(loader.next(), DataError);
+    EXPECT_THROW(loader.next_windows(), DataError);
     o.vocab_size = 1040;
     TokenLoader wide(o);
     take_rows(wide, 4);
