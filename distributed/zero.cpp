@@ -15,11 +15,11 @@ constexpr double kClipEpsilon = 1e-6;  // optim/clip.cpp's, so that both clip id
 
 ZeroAdamW::ZeroAdamW(std::shared_ptr<Communicator> comm, std::vector<optim::ParamGroup> groups, float beta1,
                      float beta2, float eps)
-    : comm_(std::move(comm)), beta1_(beta1), beta2_(beta2), eps_(eps) {
+    : Optimizer(std::move(groups), "adamw"), comm_(std::move(comm)), beta1_(beta1), beta2_(beta2), eps_(eps) {
   ANVIL_CHECK_AS(ConfigError, beta1 >= 0.0f && beta1 < 1.0f, "[adamw] beta1 must be in [0, 1), got ", beta1);
   ANVIL_CHECK_AS(ConfigError, beta2 >= 0.0f && beta2 < 1.0f, "[adamw] beta2 must be in [0, 1), got ", beta2);
   ANVIL_CHECK_AS(ConfigError, eps >= 0.0f, "[adamw] eps must be >= 0, got ", eps);
-  for (const optim::ParamGroup& g : groups)
+  for (const optim::ParamGroup& g : groups_)
     for (const Tensor& p : g.params) {
       ANVIL_CHECK_AS(RuntimeFailure, p.dtype() == DType::F32 && p.device().is_cpu() && p.is_contiguous(),
                      "[zero] parameter ", p.name(), " is ", p.str(), "; ZeRO-1 on the CPU needs contiguous f32");
@@ -39,7 +39,7 @@ ZeroAdamW::ZeroAdamW(std::shared_ptr<Communicator> comm, std::vector<optim::Para
   shard_param_.assign(size_t(shard_), 0.0f);
 }
 
-float ZeroAdamW::step(float lr, float max_norm) {
+float ZeroAdamW::clip_grad_norm(float max_norm) {
   const int world = comm_->world_size();
   // 1. Local gradients into the flat buffer (zeros where a parameter has none), reduce-scatter.
   for (Segment& s : segments_) {
@@ -65,6 +65,13 @@ float ZeroAdamW::step(float lr, float max_norm) {
   const double norm = std::sqrt(sum_squares);
   if (max_norm > 0.0f && std::isfinite(norm) && norm > double(max_norm) && n > 0)
     optim::scale_inplace_f32(shard_grad_.data(), n, float(double(max_norm) / (norm + kClipEpsilon)));
+  shard_grad_ready_ = true;
+  return float(norm);
+}
+
+void ZeroAdamW::step(float lr) {
+  if (!shard_grad_ready_) clip_grad_norm(0.0f);
+  shard_grad_ready_ = false;
   // 3. AdamW on this rank's part of each parameter it overlaps.
   ++step_;
   for (Segment& s : segments_) {
@@ -85,12 +92,11 @@ float ZeroAdamW::step(float lr, float max_norm) {
     std::memcpy(s.param.data<float>(), flat_param_.data() + s.offset, size_t(s.param.numel()) * sizeof(float));
     s.param.zero_grad();
   }
-  return float(norm);
 }
 
-std::map<std::string, Tensor> ZeroAdamW::state_tensors() {
+std::map<std::string, Tensor> ZeroAdamW::state_tensors() const {
   std::map<std::string, Tensor> out;
-  for (auto [prefix, moments] : {std::pair<const char*, std::vector<float>*>{"m", &m_}, {"v", &v_}}) {
+  for (auto [prefix, moments] : {std::pair<const char*, const std::vector<float>*>{"m", &m_}, {"v", &v_}}) {
     comm_->all_gather(moments->data(), flat_param_.data(), size_t(shard_));
     for (const Segment& s : segments_) {
       Tensor t = Tensor::empty(s.param.shape(), DType::F32);

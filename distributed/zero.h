@@ -2,7 +2,7 @@
 //
 // The parameters, flattened in the optimizer's order (groups, then parameters), form one index
 // space of N elements, padded to world * S with S = ceil(N / world); rank r owns [r*S, (r+1)*S).
-// A step:
+// A step (the Optimizer interface: clip_grad_norm, step, zero_grad):
 //   1. every rank's local gradients (accumulated over its micro-batches) go into one flat buffer,
 //      reduce-scattered: rank r receives the sum of its shard, scaled by 1/world (the average);
 //   2. the global gradient norm is the square root of the all-reduced per-shard sums of squares,
@@ -10,6 +10,8 @@
 //   3. rank r runs AdamW (optim/update_kernels.h, the same kernel as the plain optimizer) on its
 //      shard only, each segment with its parameter group's weight decay;
 //   4. the updated shards are all-gathered into every rank's parameters; gradients are dropped.
+// clip_grad_norm() does 1 and 2 (collective), step() does 3 and 4 (and 1 and 2 first, without
+// clipping, when clip_grad_norm() was not called since the last step).
 // Memory: each rank keeps 2*S moment floats instead of 2*N, plus a flat gradient buffer.
 //
 // Checkpoints hold the full moments under the plain AdamW's names ("m.<param>", "v.<param>"):
@@ -30,23 +32,25 @@
 
 namespace anvil::distributed {
 
-class ZeroAdamW {
+class ZeroAdamW final : public optim::Optimizer {
  public:
   ZeroAdamW(std::shared_ptr<Communicator> comm, std::vector<optim::ParamGroup> groups, float beta1, float beta2,
             float eps);
 
-  // Steps 1-4 above with learning rate lr; max_norm <= 0 disables clipping. Returns the global
-  // gradient norm before clipping (as optim::clip_grad_norm does). Collective.
-  float step(float lr, float max_norm);
+  // Steps 1-2 above: averages the gradients into this rank's shard, returns the global norm before
+  // clipping (as optim::clip_grad_norm does) and clips the shard when max_norm > 0. Collective.
+  float clip_grad_norm(float max_norm) override;
+  // Steps 3-4 with learning rate lr (1-2 first, unclipped, if clip_grad_norm() was not called).
+  // Collective.
+  void step(float lr) override;
 
   // The full moments, as the plain AdamW names and shapes them. Collective.
-  std::map<std::string, Tensor> state_tensors();
-  nlohmann::json state_scalars() const;
+  std::map<std::string, Tensor> state_tensors() const override;
+  nlohmann::json state_scalars() const override;
   // Takes this rank's shard of a full saved state; a missing or misshapen tensor, or another
   // optimizer's state, is an anvil::CheckpointError naming it.
-  void load_state(const std::map<std::string, Tensor>& tensors, const nlohmann::json& scalars);
+  void load_state(const std::map<std::string, Tensor>& tensors, const nlohmann::json& scalars) override;
 
-  int64_t step_count() const { return step_; }
   int64_t numel() const { return total_; }        // N
   int64_t shard_size() const { return shard_; }   // S
 
@@ -60,9 +64,10 @@ class ZeroAdamW {
   std::vector<Segment> segments_;
   int64_t total_ = 0, shard_ = 0, lo_ = 0, hi_ = 0;  // this rank owns [lo_, hi_)
   std::vector<float> m_, v_;                          // S each
-  std::vector<float> flat_grad_, flat_param_, shard_grad_, shard_param_;
+  std::vector<float> flat_grad_, shard_grad_, shard_param_;
+  mutable std::vector<float> flat_param_;  // scratch for all-gathers (state_tensors() uses it too)
   float beta1_, beta2_, eps_;
-  int64_t step_ = 0;
+  bool shard_grad_ready_ = false;  // steps 1-2 done for the coming step()
 };
 
 }  // namespace anvil::distributed

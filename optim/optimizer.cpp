@@ -7,6 +7,7 @@
 
 #include "core/base/error.h"
 #include "core/ops/ops.h"
+#include "optim/clip.h"
 
 namespace anvil::optim {
 
@@ -29,6 +30,14 @@ Optimizer::Optimizer(std::vector<ParamGroup> groups, std::string kind)
     }
   }
 }
+
+std::vector<Tensor> Optimizer::parameters() const {
+  std::vector<Tensor> all;
+  for (const ParamGroup& group : groups_) all.insert(all.end(), group.params.begin(), group.params.end());
+  return all;
+}
+
+float Optimizer::clip_grad_norm(float max_norm) { return optim::clip_grad_norm(parameters(), max_norm); }
 
 void Optimizer::zero_grad() {
   for (ParamGroup& group : groups_)

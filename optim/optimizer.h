@@ -34,14 +34,23 @@ class Optimizer {
   Optimizer(const Optimizer&) = delete;
   Optimizer& operator=(const Optimizer&) = delete;
 
+  // The optimizer step of a training loop is: clip_grad_norm(max_norm), step(lr), zero_grad().
+  //
+  // Clips the gradients to a global L2 norm of max_norm (max_norm <= 0: measure only) and returns
+  // the norm before clipping. The default is optim::clip_grad_norm over this optimizer's
+  // parameters; a sharded optimizer (ZeRO-1, distributed/zero.h) first averages the gradients
+  // across ranks into its shard, so there it is collective.
+  virtual float clip_grad_norm(float max_norm);
   // One update with learning rate lr, using each parameter's .grad(); parameters without a
   // gradient are skipped (their state is left as it is). Advances the step counter.
   virtual void step(float lr) = 0;
   // Drops every parameter's gradient (the next backward assigns a fresh one).
   void zero_grad();
 
-  // The state for a checkpoint. The tensors are the optimizer's own (they share storage): save
-  // them before the next step() if a snapshot is needed.
+  // The state for a checkpoint, under the names of the unsharded optimizer (so a checkpoint moves
+  // between sharded and plain optimizers and between world sizes). The tensors may be the
+  // optimizer's own (they share storage): save them before the next step() if a snapshot is
+  // needed. Collective for a sharded optimizer: every rank must call it.
   virtual std::map<std::string, Tensor> state_tensors() const = 0;
   // {"optimizer": "<kind>", "step": <int>, plus hyperparameters for the record}.
   virtual nlohmann::json state_scalars() const = 0;
@@ -51,6 +60,8 @@ class Optimizer {
   virtual void load_state(const std::map<std::string, Tensor>& tensors, const nlohmann::json& scalars) = 0;
 
   const std::vector<ParamGroup>& param_groups() const { return groups_; }
+  // Every parameter, flat over the groups in order.
+  std::vector<Tensor> parameters() const;
   int64_t step_count() const { return step_; }
 
  protected:
