@@ -3,44 +3,21 @@
 #include "core/base/error.h"
 #include "core/ops/ops.h"
 #include "core/models/hf.h"
+#include "distributed/zero.h"
 #include "train/checkpoint/checkpoint.h"
 
 namespace anvil::train {
 
 namespace fs = std::filesystem;
 
-models::ModelConfig to_model_config(const ModelConfig& m) {
-  models::ModelConfig r;
-  r.arch = m.arch;
-  r.n_layer = m.n_layer;
-  r.n_head = m.n_head;
-  r.n_kv_head = m.n_kv_head;
-  r.d_model = m.d_model;
-  r.d_ff = m.d_ff;
-  r.vocab_size = m.vocab_size;
-  r.max_seq_len = m.max_seq_len;
-  r.norm_eps = float(m.norm_eps);
-  r.rope_theta = float(m.rope_theta);
-  r.tie_embeddings = m.tie_embeddings;
-  r.dropout = float(m.dropout);
-  r.init_std = float(m.init_std);
-  return r;
-}
-
 namespace {
 
-void copy_shape_into(ModelConfig& m, const models::ModelConfig& r) {
-  m.arch = r.arch;
-  m.n_layer = r.n_layer;
-  m.n_head = r.n_head;
-  m.n_kv_head = r.n_kv_head;
-  m.d_model = r.d_model;
-  m.d_ff = r.d_ff;
-  m.vocab_size = r.vocab_size;
-  m.max_seq_len = r.max_seq_len;
-  m.norm_eps = r.norm_eps;
-  m.rope_theta = r.rope_theta;
-  m.tie_embeddings = r.tie_embeddings;
+// A loaded model's shape into the model: section; dropout and init_std stay the run's choices.
+void copy_shape_into(ModelSection& m, const models::ModelConfig& loaded) {
+  const double dropout = m.dropout, init_std = m.init_std;
+  static_cast<models::ModelConfig&>(m) = loaded;
+  m.dropout = dropout;
+  m.init_std = init_std;
 }
 
 fs::path resolve_checkpoint(const fs::path& dir) {
@@ -96,7 +73,7 @@ std::unique_ptr<models::CausalLM> load_model_dir(const fs::path& dir, Config* cf
     throw CheckpointError(detail::concat(ck.string(), ": missing config.yaml"));
   Config cfg = load_config(ck / "config.yaml");
   CheckpointData data = load_checkpoint(ck);
-  auto model = models::make_uninitialized_model(to_model_config(cfg.model));
+  auto model = models::make_uninitialized_model(cfg.model);
   load_parameters(*model, data.model, ck / "model.safetensors");
   if (cfg_out) *cfg_out = cfg;
   return model;
@@ -104,9 +81,8 @@ std::unique_ptr<models::CausalLM> load_model_dir(const fs::path& dir, Config* cf
 
 std::unique_ptr<models::CausalLM> build_model(Config& cfg, Generator& init_rng) {
   if (cfg.model.init_from.empty()) {
-    models::ModelConfig mc = to_model_config(cfg.model);
-    models::validate_config(mc, "model");
-    return models::make_model(mc, init_rng);
+    models::validate_config(cfg.model, "model");
+    return models::make_model(cfg.model, init_rng);
   }
   auto model = load_model_dir(cfg.model.init_from);
   copy_shape_into(cfg.model, model->config());
@@ -114,9 +90,14 @@ std::unique_ptr<models::CausalLM> build_model(Config& cfg, Generator& init_rng) 
   return model;
 }
 
-std::unique_ptr<optim::Optimizer> make_optimizer(const Config& cfg, const models::CausalLM& model) {
+std::unique_ptr<optim::Optimizer> make_optimizer(const Config& cfg, const models::CausalLM& model,
+                                                 std::shared_ptr<distributed::Communicator> comm) {
   auto groups = optim::default_param_groups(model.named_parameters(), float(cfg.optimizer.weight_decay));
   if (cfg.optimizer.name == "sgd") return optim::make_sgd(std::move(groups), float(cfg.optimizer.momentum));
+  // ZeRO-1 shards the moments across ranks; with one rank there is nothing to shard.
+  if (cfg.distributed.zero_stage == 1 && comm && comm->world_size() > 1)
+    return std::make_unique<distributed::ZeroAdamW>(std::move(comm), std::move(groups), float(cfg.optimizer.beta1),
+                                                    float(cfg.optimizer.beta2), float(cfg.optimizer.eps));
   return optim::make_adamw(std::move(groups), float(cfg.optimizer.beta1), float(cfg.optimizer.beta2),
                            float(cfg.optimizer.eps));
 }

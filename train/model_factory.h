@@ -1,6 +1,5 @@
-// From config or checkpoint to a model: the one place that maps train::ModelConfig to
-// models::ModelConfig and knows the two kinds of model folder (an anvil checkpoint, a Hugging Face
-// folder with config.json + model.safetensors).
+// From config or checkpoint to a model: the one place that knows the two kinds of model folder (an
+// anvil checkpoint, a Hugging Face folder with config.json + model.safetensors).
 #pragma once
 
 #include <filesystem>
@@ -9,12 +8,11 @@
 #include <string>
 
 #include "core/models/model.h"
+#include "distributed/communicator.h"
 #include "optim/optimizer.h"
 #include "train/config/config.h"
 
 namespace anvil::train {
-
-models::ModelConfig to_model_config(const ModelConfig& m);
 
 // The model the config describes: fresh weights drawn from init_rng, or the weights of
 // model.init_from. With init_from, cfg.model's shape keys are replaced by the loaded model's.
@@ -22,8 +20,10 @@ std::unique_ptr<models::CausalLM> build_model(Config& cfg, Generator& init_rng);
 
 // The optimizer the config names (adamw | sgd) over the model's parameters, with the default
 // decay grouping (optim::default_param_groups). Its state lives on the parameters' device, so
-// move the model first.
-std::unique_ptr<optim::Optimizer> make_optimizer(const Config& cfg, const models::CausalLM& model);
+// move the model first. With distributed.zero_stage 1 and a communicator of several ranks, AdamW
+// is ZeRO-1's sharded AdamW (distributed/zero.h) behind the same interface.
+std::unique_ptr<optim::Optimizer> make_optimizer(const Config& cfg, const models::CausalLM& model,
+                                                 std::shared_ptr<distributed::Communicator> comm = nullptr);
 
 // Copies named tensors into the model's parameters. A missing tensor, an unexpected one or a shape
 // mismatch is a CheckpointError naming `file` and the tensor.

@@ -93,10 +93,10 @@ ModelConfig gpt2_config(const json& j, const fs::path& path) {
   c.vocab_size = get_int(j, "vocab_size", path);
   c.max_seq_len = get_int_or(j, "n_positions", 1024, path);
   c.d_ff = get_int_or(j, "n_inner", 4 * c.d_model, path);
-  c.norm_eps = float(get_number_or(j, "layer_norm_epsilon", 1e-5, path));
+  c.norm_eps = get_number_or(j, "layer_norm_epsilon", 1e-5, path);
   c.tie_embeddings = get_bool_or(j, "tie_word_embeddings", true, path);
-  c.dropout = float(get_number_or(j, "resid_pdrop", 0.1, path));
-  c.init_std = float(get_number_or(j, "initializer_range", 0.02, path));
+  c.dropout = get_number_or(j, "resid_pdrop", 0.1, path);
+  c.init_std = get_number_or(j, "initializer_range", 0.02, path);
   const std::string act = get_string_or(j, "activation_function", "gelu_new", path);
   if (act != "gelu_new" && act != "gelu_pytorch_tanh")
     fail(path, "unsupported activation_function '" + act + "' (supported: gelu_new, gelu_pytorch_tanh)");
@@ -117,10 +117,10 @@ ModelConfig llama_config(const json& j, const fs::path& path) {
   c.n_kv_head = get_int_or(j, "num_key_value_heads", c.n_head, path);
   c.vocab_size = get_int(j, "vocab_size", path);
   c.max_seq_len = get_int_or(j, "max_position_embeddings", 2048, path);
-  c.norm_eps = float(get_number_or(j, "rms_norm_eps", 1e-6, path));
+  c.norm_eps = get_number_or(j, "rms_norm_eps", 1e-6, path);
   c.tie_embeddings = get_bool_or(j, "tie_word_embeddings", false, path);
-  c.init_std = float(get_number_or(j, "initializer_range", 0.02, path));
-  c.dropout = 0.0f;  // Llama has no residual dropout (attention_dropout is not supported, see below)
+  c.init_std = get_number_or(j, "initializer_range", 0.02, path);
+  c.dropout = 0.0;  // Llama has no residual dropout (attention_dropout is not supported, see below)
   if (c.n_head > 0 && c.d_model % c.n_head == 0) {
     const int64_t head_dim = get_int_or(j, "head_dim", c.d_model / c.n_head, path);
     if (head_dim != c.d_model / c.n_head)
@@ -144,14 +144,14 @@ ModelConfig llama_config(const json& j, const fs::path& path) {
   if (j.contains("rope_scaling") && j["rope_scaling"].is_object())
     rope_type = get_string_or(j["rope_scaling"], "rope_type", get_string_or(j["rope_scaling"], "type", "default", path), path);
   if (rope_type != "default") fail(path, "unsupported rope_type '" + rope_type + "' (only default RoPE is supported)");
-  c.rope_theta = float(theta);
+  c.rope_theta = theta;
   return c;
 }
 
 // Floats as short decimals in config.json (1e-05, not 9.99999974737e-06).
-double tidy(float v) {
+double tidy(double v) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.7g", double(v));
+  std::snprintf(buf, sizeof buf, "%.7g", v);
   return std::strtod(buf, nullptr);
 }
 

@@ -75,12 +75,12 @@ std::unique_ptr<CausalLM> make_uninitialized_model(const ModelConfig& cfg) {
 std::unique_ptr<CausalLM> make_model(const ModelConfig& cfg, Generator& init_rng) {
   auto model = make_uninitialized_model(cfg);
   NoGradGuard no_grad;
-  const float residual_std = cfg.init_std / std::sqrt(2.0f * float(cfg.n_layer));
+  const float residual_std = float(cfg.init_std) / std::sqrt(2.0f * float(cfg.n_layer));
   for (auto& [name, p] : model->named_parameters()) {
     if (p.dim() != 2) continue;  // biases stay 0, norm scales stay 1
     const bool residual_proj = cfg.arch == "gpt2" && name.size() >= 13 &&
                                name.compare(name.size() - 13, 13, "c_proj.weight") == 0;
-    Tensor values = Tensor::randn(p.shape(), init_rng, residual_proj ? residual_std : cfg.init_std);
+    Tensor values = Tensor::randn(p.shape(), init_rng, residual_proj ? residual_std : float(cfg.init_std));
     ops::copy_(p, values);
   }
   return model;

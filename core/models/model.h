@@ -19,21 +19,26 @@
 
 namespace anvil::models {
 
+// A model's shape and the few numbers that fix its behaviour: the one definition, used by the
+// models, the Hugging Face loader and (as the `model:` section of a run's YAML) the trainer. The
+// defaults are the CPU demo's (configs/tiny.yaml). d_ff 0 means "derived from d_model" and is
+// resolved by the config loader (train/config); a model needs it positive.
 struct ModelConfig {
   std::string arch = "gpt2";  // "gpt2" | "llama"
-  int64_t n_layer = 12;
-  int64_t n_head = 12;
-  int64_t n_kv_head = 12;  // == n_head for GPT-2; < n_head for grouped-query Llama
-  int64_t d_model = 768;
-  int64_t d_ff = 3072;
-  int64_t vocab_size = 50257;
-  int64_t max_seq_len = 1024;  // GPT-2: size of the position table; Llama: longest sequence accepted
-  float norm_eps = 1e-5f;
-  float rope_theta = 10000.0f;  // Llama only
+  int64_t n_layer = 4;
+  int64_t n_head = 4;
+  int64_t n_kv_head = 4;  // == n_head for GPT-2; < n_head for grouped-query Llama
+  int64_t d_model = 128;
+  int64_t d_ff = 0;       // the MLP's hidden size; 0 = derived (4*d_model for gpt2, llama's 8/3 rule)
+  int64_t vocab_size = 4096;
+  int64_t max_seq_len = 256;  // GPT-2: size of the position table; Llama: longest sequence accepted
+  double norm_eps = 1e-5;
+  double rope_theta = 10000.0;  // Llama only
   bool tie_embeddings = true;   // lm_head shares the token embedding
-  float dropout = 0.0f;         // embedding and residual dropout (training mode only)
-  float init_std = 0.02f;
+  double dropout = 0.0;         // embedding and residual dropout (training mode only)
+  double init_std = 0.02;
 
+  bool operator==(const ModelConfig&) const = default;
   int64_t head_dim() const { return d_model / n_head; }
 };
 
