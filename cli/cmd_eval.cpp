@@ -35,6 +35,7 @@
 #include "core/io/safetensors.h"
 #include "core/models/hf.h"
 #include "data/loader/loader.h"
+#include "train/evaluate.h"
 #include "train/model_factory.h"
 
 namespace anvil::cli {
@@ -119,25 +120,25 @@ int run_checkpoint_data_eval(const EvalOptions& o) {
   lo.vocab_size = model->config().vocab_size;
   data::TokenLoader loader(lo);
 
-  // Every window once: the last batch may run into the next epoch, so only its first rows count.
+  // Every window once: the last batch may run into the next epoch, so only its first rows take a
+  // loss (the others' targets are ignored).
   const int64_t windows = loader.windows_per_epoch();
   int64_t batches = loader.batches_per_epoch();
   if (o.max_batches > 0) batches = std::min(batches, o.max_batches);
-  NoGradGuard no_grad;
   model->eval();
-  double loss_sum = 0;  // sum over predicted tokens
+  train::LossTotals totals;
   int64_t rows_done = 0;
   for (int64_t g = 0; g < batches; ++g) {
-    data::TokenBatch batch = loader.next();
+    data::Batch batch = loader.next();
     const int64_t rows = std::min(B, windows - rows_done);
-    Tensor all = Tensor::empty({rows, T + 1}, DType::I32);
-    std::memcpy(all.data_ptr(), batch.tokens.data(), size_t(rows * (T + 1)) * sizeof(int32_t));
-    Tensor ids = all.slice(1, 0, T), targets = all.slice(1, 1, T + 1);
-    loss_sum += double(model->loss(model->forward(ids), targets).item()) * double(rows * T);
+    batch.ignore_rows_from(rows);
+    const train::LossTotals t = train::batch_loss(*model, batch, Device::cpu());
+    totals.loss_sum += t.loss_sum;
+    totals.tokens += t.tokens;
     rows_done += rows;
   }
-  const int64_t tokens = rows_done * T;
-  const double loss = loss_sum / double(tokens);
+  const int64_t tokens = totals.tokens;
+  const double loss = totals.mean();
   nlohmann::json line = {{"loss", loss}, {"perplexity", std::exp(loss)}, {"tokens", tokens}, {"windows", rows_done}};
   std::cout << line.dump() << std::endl;
   return 0;

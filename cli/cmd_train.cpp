@@ -20,6 +20,13 @@ anvil::cli::Command reg("train", "Train a model from a YAML config (overrides: k
     anvil::train::Config cfg = anvil::train::load_config(args->config, args->overrides);
     anvil::train::TrainSummary s = anvil::train::train(cfg);
     if (s.rank != 0) return 0;  // data-parallel runs: rank 0 reports
+    if (s.already_complete) {
+      std::cout << "run " << cfg.run.name << " is already complete at step " << s.steps_done << " ("
+                << s.complete_checkpoint << "); nothing was trained or written.\n"
+                << "To train further, raise training.max_steps (e.g. training.max_steps=" << 2 * s.steps_done
+                << "); to start over, delete " << cfg.run.output_dir << " or set another run.output_dir.\n";
+      return 0;
+    }
     std::cout << "trained " << cfg.run.name << " to step " << s.steps_done << ": train loss " << s.last_train_loss;
     if (s.last_val_loss >= 0) std::cout << ", val loss " << s.last_val_loss;
     std::cout << "\ncheckpoints and metrics are in " << cfg.run.output_dir << "\n";

@@ -1,21 +1,20 @@
 #include "train/bench.h"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstring>
+#include <iostream>
 #include <vector>
 
-#include "core/autograd/autograd.h"
 #include "core/base/error.h"
-#include "core/base/rng.h"
-#include "core/ops/ops.h"
 #include "core/tensor/caching_allocator.h"
+#include "data/loader/synthetic.h"
 #include "kernels/device_runtime.h"
-#include "optim/clip.h"
 #include "train/model_factory.h"
+#include "train/session.h"
 
 namespace anvil::train {
 
@@ -23,22 +22,32 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// (B, T+1) uniform random ids from the Philox stream (seed, micro-step): inputs and targets.
-std::pair<Tensor, Tensor> random_batch(uint64_t seed, int64_t micro_step, int64_t B, int64_t T, int64_t vocab,
-                                       Device device) {
-  Tensor all = Tensor::empty({B, T + 1}, DType::I32);
-  auto* p = static_cast<int32_t*>(all.data_ptr());
-  for (int64_t i = 0; i < B * (T + 1); ++i)
-    p[i] = int32_t(Philox4x32::word(seed + uint64_t(micro_step) * 0x9E3779B97F4A7C15ull, uint64_t(i)) % uint64_t(vocab));
-  if (!device.is_cpu()) all = all.to(device);
-  return {all.slice(1, 0, T), all.slice(1, 1, T + 1)};
-}
-
 int64_t peak_rss_bytes() {
   rusage usage{};
   if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
   return int64_t(usage.ru_maxrss) * 1024;  // Linux reports kilobytes
 }
+
+// Progress on stderr: a line redrawn in place on a terminal, one plain line per step otherwise
+// (logs), so a long benchmark is never silent.
+class BenchProgress {
+ public:
+  BenchProgress(bool quiet, int64_t warmup, int64_t total)
+      : quiet_(quiet), tty_(::isatty(STDERR_FILENO) == 1), warmup_(warmup), total_(total) {}
+  void step_done(int64_t done, double secs) {
+    if (quiet_) return;
+    const std::string text = detail::concat("bench: step ", done, "/", total_, done <= warmup_ ? " (warmup)" : "",
+                                            ": ", int64_t(std::llround(secs * 1e3)), " ms");
+    if (tty_)
+      std::cerr << "\r" << text << "\x1b[K" << (done == total_ ? "\n" : "") << std::flush;
+    else
+      std::cerr << text << "\n" << std::flush;
+  }
+
+ private:
+  bool quiet_, tty_;
+  int64_t warmup_, total_;
+};
 
 }  // namespace
 
@@ -52,44 +61,39 @@ BenchResult run_bench(Config cfg, const BenchOptions& o) {
                    " CUDA device(s)");
     kernels::cuda_set_device(device.index);
   }
-  ANVIL_CHECK_AS(ConfigError, cfg.training.precision == "fp32", "training.precision: ", cfg.training.precision,
-                 " is not wired yet; bench runs fp32");
+  check_supported(cfg);
 
+  // The trainer's own step (train/step.cpp) on one process, fed synthetic tokens.
+  TrainSession s;
+  s.cfg = cfg;
+  s.comm = distributed::make_none_communicator();
+  s.device = device;
   Generator init_rng(cfg.run.seed);
-  auto model = build_model(cfg, init_rng);
-  model->train(true);
-  if (!device.is_cpu()) model->to(device);
-  std::unique_ptr<optim::Optimizer> opt = make_optimizer(cfg, *model);
-  const std::vector<Tensor> params = model->parameters();
-
-  const int64_t B = cfg.training.micro_batch_size, T = cfg.data.seq_len;
-  const int64_t accum = grad_accum_steps(cfg, 1);
-  const int64_t vocab = cfg.model.vocab_size;
+  s.model = build_model(s.cfg, init_rng);
+  s.model->train(true);
+  if (!device.is_cpu()) s.model->to(device);
+  s.optimizer = make_optimizer(s.cfg, *s.model);
+  s.accum = grad_accum_steps(s.cfg, 1);
+  const int64_t B = s.cfg.training.micro_batch_size, T = s.cfg.data.seq_len;
+  s.train_data = std::make_unique<data::SyntheticTokens>(s.cfg.run.seed, B, T, s.cfg.model.vocab_size);
+  const float lr = float(s.cfg.optimizer.lr);
 
   BenchResult r;
   r.device = cfg.run.device;
-  r.parameters = model->num_parameters();
-  r.tokens_per_step = B * T * accum;
-  r.flops_per_token = 6.0 * double(r.parameters) + 6.0 * double(cfg.model.n_layer * T * cfg.model.d_model);
+  r.parameters = s.model->num_parameters();
+  r.tokens_per_step = B * T * s.accum;
+  r.flops_per_token = 6.0 * double(r.parameters) + 6.0 * double(s.cfg.model.n_layer * T * s.cfg.model.d_model);
 
+  BenchProgress progress(o.quiet, o.warmup_steps, o.warmup_steps + o.steps);
   std::vector<double> times;
-  int64_t micro_step = 0;
-  for (int64_t s = 0; s < o.warmup_steps + o.steps; ++s) {
+  for (int64_t i = 0; i < o.warmup_steps + o.steps; ++i) {
     const auto start = Clock::now();
-    double loss_sum = 0;
-    for (int64_t m = 0; m < accum; ++m) {
-      auto [ids, targets] = random_batch(cfg.run.seed, micro_step++, B, T, vocab, device);
-      Tensor loss = model->loss(model->forward(ids), targets);
-      loss_sum += loss.item();
-      ops::mul_scalar(loss, 1.0f / float(accum)).backward();
-    }
-    optim::clip_grad_norm(params, float(cfg.training.grad_clip));
-    opt->step(float(cfg.optimizer.lr));
-    opt->zero_grad();
+    const StepResult step = optimizer_step(s, lr);
     if (device.is_cuda()) kernels::cuda_synchronize(device.index);  // (loss.item() already waits; be explicit)
     const double secs = std::chrono::duration<double>(Clock::now() - start).count();
-    if (s >= o.warmup_steps) times.push_back(secs);
-    r.final_loss = loss_sum / double(accum);
+    if (i >= o.warmup_steps) times.push_back(secs);
+    r.final_loss = step.loss;
+    progress.step_done(i + 1, secs);
   }
   ANVIL_CHECK_AS(RuntimeFailure, std::isfinite(r.final_loss), "bench: the loss became ", r.final_loss);
   std::sort(times.begin(), times.end());

@@ -14,6 +14,7 @@ struct BenchOptions {
   int64_t steps = 10;        // timed optimizer steps
   int64_t warmup_steps = 2;  // untimed steps first (allocator caches, page faults, thread pools)
   double peak_tflops = 0;    // the device's dense peak for MFU; 0 = unknown (MFU not reported)
+  bool quiet = false;        // no per-step progress on stderr
 };
 
 struct BenchResult {
@@ -31,7 +32,8 @@ struct BenchResult {
 };
 
 // Builds the model of cfg (fresh weights; model.init_from is honoured), runs warmup + timed steps
-// of forward, backward, clipping and the optimizer on uniform random tokens, and measures them.
+// of the trainer's optimizer step (forward, backward, clipping, update) on uniform random tokens
+// (data::SyntheticTokens), and measures them. Reports each step on stderr unless quiet.
 BenchResult run_bench(Config cfg, const BenchOptions& options);
 
 }  // namespace anvil::train

@@ -36,6 +36,9 @@ struct TrainSummary {
   std::vector<std::string> samples;
   int rank = 0;        // this process's rank; only rank 0 prints and writes files
   int world_size = 1;
+  // The run had already reached training.max_steps: nothing was trained or written.
+  bool already_complete = false;
+  std::string complete_checkpoint;  // then: the checkpoint folder at that step
 };
 
 struct TrainOptions {
@@ -47,6 +50,13 @@ struct TrainOptions {
   std::shared_ptr<distributed::Communicator> communicator;
 };
 
+// Trains as the config says. Every check of the user's input (config, paths, checkpoint, data,
+// tokenizer) runs before the first file is written. A run whose checkpoint is already at
+// training.max_steps returns at once with already_complete set, having written nothing.
 TrainSummary train(const Config& config, const TrainOptions& options = {});
+
+// What this build of the trainer can run, independent of the machine (e.g. training.precision).
+// Throws ConfigError naming the key and what to change. Every file under configs/ passes.
+void check_supported(const Config& cfg);
 
 }  // namespace anvil::train

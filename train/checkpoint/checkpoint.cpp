@@ -83,24 +83,41 @@ std::optional<fs::path> CheckpointManager::latest() const {
   return all.back();
 }
 
-CheckpointData load_checkpoint(const fs::path& dir) {
+namespace {
+void require_checkpoint_dir(const fs::path& dir) {
   if (!is_checkpoint_dir(dir))
     throw CheckpointError(detail::concat(dir.string(), " is not an anvil checkpoint (expected ", kStateFile, " and ",
                                          kModelFile, " inside)"));
-  CheckpointData d;
-  d.model = io::read_safetensors(dir / kModelFile).tensors;
-  if (fs::exists(dir / kOptimizerFile)) d.optimizer = io::read_safetensors(dir / kOptimizerFile).tensors;
-  std::string state_text;
+}
+
+nlohmann::json read_state_json(const fs::path& dir) {
   try {
-    state_text = read_file(dir / kStateFile);
-    d.state = nlohmann::json::parse(state_text);
+    return nlohmann::json::parse(read_file(dir / kStateFile));
   } catch (const nlohmann::json::exception& e) {
     throw CheckpointError(detail::concat((dir / kStateFile).string(), ": malformed JSON: ", e.what()));
   } catch (const InputError& e) {
     throw CheckpointError(e.what());
   }
+}
+}  // namespace
+
+CheckpointData load_checkpoint(const fs::path& dir) {
+  require_checkpoint_dir(dir);
+  CheckpointData d;
+  d.model = io::read_safetensors(dir / kModelFile).tensors;
+  if (fs::exists(dir / kOptimizerFile)) d.optimizer = io::read_safetensors(dir / kOptimizerFile).tensors;
+  d.state = read_state_json(dir);
   if (fs::exists(dir / kConfigFile)) d.config_yaml = read_file(dir / kConfigFile);
   return d;
+}
+
+int64_t read_checkpoint_step(const fs::path& dir) {
+  require_checkpoint_dir(dir);
+  const nlohmann::json state = read_state_json(dir);
+  if (!state.is_object() || !state.contains("step") || !state["step"].is_number_integer() ||
+      state["step"].get<int64_t>() < 0)
+    throw CheckpointError(detail::concat((dir / kStateFile).string(), ": expected a non-negative integer \"step\""));
+  return state["step"].get<int64_t>();
 }
 
 }  // namespace anvil::train

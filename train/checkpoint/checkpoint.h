@@ -42,6 +42,8 @@ class CheckpointManager {
 
 // Reads a checkpoint folder; any missing or corrupt file is a CheckpointError naming it.
 CheckpointData load_checkpoint(const std::filesystem::path& dir);
+// The step of a checkpoint folder from its state.json alone (cheap: no tensors are read).
+int64_t read_checkpoint_step(const std::filesystem::path& dir);
 // True when `dir` looks like an anvil checkpoint folder (has state.json and model.safetensors).
 bool is_checkpoint_dir(const std::filesystem::path& dir);
 std::string checkpoint_name(int64_t step);

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "core/models/model.h"
+
 namespace anvil::train {
 
 struct RunConfig {
@@ -27,24 +29,14 @@ struct RunConfig {
   bool operator==(const RunConfig&) const = default;
 };
 
-struct ModelConfig {
-  std::string arch = "gpt2";  // gpt2 | llama
-  int64_t n_layer = 4;
-  int64_t n_head = 4;
-  int64_t n_kv_head = 4;  // when not given: n_head (full multi-head attention)
-  int64_t d_model = 128;
-  int64_t d_ff = 0;  // 0 in a file = derived: 4*d_model (gpt2) or llama's 8/3 rule; resolved on load
-  int64_t vocab_size = 4096;
-  int64_t max_seq_len = 256;
-  double dropout = 0.0;
-  double norm_eps = 1e-5;
-  double rope_theta = 10000.0;
-  bool tie_embeddings = true;  // when not given: true for gpt2, false for llama
-  double init_std = 0.02;
+// The `model:` section: the model's shape (models::ModelConfig, the one definition shared with
+// core/models and the Hugging Face loader; d_ff 0, tie_embeddings and n_kv_head left out are
+// resolved on load) plus where its weights come from.
+struct ModelSection : models::ModelConfig {
   // An HF model folder or an anvil checkpoint. When set, the trainer takes the shape keys from it
   // (the values here are then placeholders) and should call validate_config() again.
   std::string init_from;
-  bool operator==(const ModelConfig&) const = default;
+  bool operator==(const ModelSection&) const = default;
 };
 
 struct DataConfig {
@@ -114,7 +106,7 @@ struct DistributedConfig {
 
 struct Config {
   RunConfig run;
-  ModelConfig model;
+  ModelSection model;
   DataConfig data;
   TrainingConfig training;
   OptimizerConfig optimizer;

@@ -143,7 +143,7 @@ void check_cross_fields(const Config& c, const LoadState* state) {
     }
     throw ConfigError(where + ": " + key + ": " + message);
   };
-  const ModelConfig& m = c.model;
+  const ModelSection& m = c.model;
   const auto s = [](int64_t v) { return std::to_string(v); };
 
   // Shape checks are skipped for init_from: the checkpoint brings its own shape.
@@ -231,6 +231,32 @@ Config default_config() {
 
 void validate_config(const Config& c) { check_cross_fields(c, nullptr); }
 
+namespace {
+
+// An empty or all-comment file is a mistake (it would train for an hour on built-in defaults), and
+// so is a config that never names its model or its data: it must say which section is missing.
+void check_required_sections(const std::vector<Document>& chain, const std::string& root_file) {
+  for (const Document& doc : chain)
+    if (doc.root.IsNull())
+      throw ConfigError(doc.display_path + ": the config file is empty (or holds only comments); a config needs at "
+                        "least the model: and data: sections (configs/tiny.yaml is a complete example)");
+  const std::pair<const char*, const char*> required[] = {
+      {"model", "the model to train (arch, n_layer, n_head, d_model, vocab_size, ...)"},
+      {"data", "the data to train on (train, val, tokenizer, seq_len)"}};
+  for (const auto& [section, what] : required) {
+    const bool present = std::any_of(chain.begin(), chain.end(), [&](const Document& doc) {
+      const YAML::Node& root = doc.root;
+      return root.IsMap() && root[section].IsDefined();
+    });
+    if (!present)
+      throw ConfigError(root_file + ": no '" + section + "' section" +
+                        (chain.size() > 1 ? " in it or its base: files" : "") + "; a config must name " + what +
+                        " (configs/tiny.yaml is a complete example)");
+  }
+}
+
+}  // namespace
+
 Config load_config(const fs::path& file, const std::vector<std::string>& overrides) {
   Config config;
   LoadState state;
@@ -244,6 +270,7 @@ Config load_config(const fs::path& file, const std::vector<std::string>& overrid
   }
   fill_derived_defaults(config, state);
   check_cross_fields(config, &state);
+  check_required_sections(chain, state.root_file);
   config.source_path = file.string();
   return config;
 }

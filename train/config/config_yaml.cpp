@@ -72,7 +72,7 @@ std::string config_to_yaml(const Config& c) {
   w.key("seed", std::to_string(c.run.seed));
   w.key("device", quoted(c.run.device));
 
-  const ModelConfig& m = c.model;
+  const ModelSection& m = c.model;
   w.section("model");
   w.key("arch", quoted(m.arch));
   w.key("n_layer", m.n_layer);
