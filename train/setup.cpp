@@ -71,10 +71,12 @@ void check_device(const Config& cfg, int world) {
 }
 
 void check_glob(const char* key, const std::string& pattern) {
-  if (!data::expand_glob(pattern).empty()) return;
-  throw ConfigError(detail::concat(key, ": '", pattern, "' matches no file (paths are relative to the folder anvil ",
-                                   "runs in: ", fs::current_path().string(),
-                                   "; make shards with `anvil prepare`)"));
+  try {
+    data::expand_glob(pattern);  // throws DataError when nothing matches
+  } catch (const DataError& e) {
+    throw ConfigError(detail::concat(key, ": ", e.what(), " (paths are relative to the folder anvil runs in: ",
+                                     fs::current_path().string(), "; make shards with `anvil prepare`)"));
+  }
 }
 
 // The nearest folder at or above `p` that exists.
@@ -153,8 +155,8 @@ void check_config_paths(const Config& cfg) {
   if (!cfg.data.tokenizer.empty()) {
     const fs::path dir = cfg.data.tokenizer;
     ANVIL_CHECK_AS(ConfigError, fs::is_directory(dir, ec), "data.tokenizer: folder '", dir.string(),
-                   "' not found (expected a folder with vocab.json + merges.txt, or tokenizer.json; "
-                   "leave data.tokenizer empty to train without samples)");
+                   "' not found (expected a folder with vocab.json + merges.txt, or tokenizer.json, as "
+                   "`anvil prepare --tokenizer DIR` writes; leave data.tokenizer empty to train without samples)");
     ANVIL_CHECK_AS(ConfigError,
                    fs::exists(dir / "tokenizer.json", ec) ||
                        (fs::exists(dir / "vocab.json", ec) && fs::exists(dir / "merges.txt", ec)),

@@ -15,27 +15,28 @@
 namespace anvil::models {
 
 void validate_config(const ModelConfig& c, const std::string& where) {
-  auto check = [&](bool ok, const std::string& field, const std::string& why) {
-    if (!ok) throw ConfigError(where + ": model." + field + " " + why);
+  // Messages are concatenated only on failure (and without `"literal" + std::string`, which GCC 12
+  // misreads as an overlapping memcpy under -Wrestrict).
+  auto check = [&](bool ok, const char* field, const auto&... why) {
+    if (!ok) throw ConfigError(detail::concat(where, ": model.", field, " ", why...));
   };
-  check(c.arch == "gpt2" || c.arch == "llama", "arch", "is '" + c.arch + "', expected gpt2 or llama");
-  check(c.n_layer > 0, "n_layer", "must be positive, got " + std::to_string(c.n_layer));
-  check(c.n_head > 0, "n_head", "must be positive, got " + std::to_string(c.n_head));
-  check(c.d_model > 0, "d_model", "must be positive, got " + std::to_string(c.d_model));
-  check(c.d_ff > 0, "d_ff", "must be positive, got " + std::to_string(c.d_ff));
-  check(c.vocab_size > 0, "vocab_size", "must be positive, got " + std::to_string(c.vocab_size));
-  check(c.max_seq_len > 0, "max_seq_len", "must be positive, got " + std::to_string(c.max_seq_len));
-  check(c.d_model % c.n_head == 0, "n_head",
-        "(" + std::to_string(c.n_head) + ") must divide d_model (" + std::to_string(c.d_model) + ")");
-  check(c.n_kv_head > 0 && c.n_head % c.n_kv_head == 0, "n_kv_head",
-        "(" + std::to_string(c.n_kv_head) + ") must be positive and divide n_head (" + std::to_string(c.n_head) + ")");
+  check(c.arch == "gpt2" || c.arch == "llama", "arch", "is '", c.arch, "', expected gpt2 or llama");
+  check(c.n_layer > 0, "n_layer", "must be positive, got ", c.n_layer);
+  check(c.n_head > 0, "n_head", "must be positive, got ", c.n_head);
+  check(c.d_model > 0, "d_model", "must be positive, got ", c.d_model);
+  check(c.d_ff > 0, "d_ff", "must be positive, got ", c.d_ff);
+  check(c.vocab_size > 0, "vocab_size", "must be positive, got ", c.vocab_size);
+  check(c.max_seq_len > 0, "max_seq_len", "must be positive, got ", c.max_seq_len);
+  check(c.d_model % c.n_head == 0, "n_head", "(", c.n_head, ") must divide d_model (", c.d_model, ")");
+  check(c.n_kv_head > 0 && c.n_head % c.n_kv_head == 0, "n_kv_head", "(", c.n_kv_head,
+        ") must be positive and divide n_head (", c.n_head, ")");
   if (c.arch == "gpt2")
     check(c.n_kv_head == c.n_head, "n_kv_head", "must equal n_head for gpt2 (no grouped-query attention)");
   if (c.arch == "llama") check(c.head_dim() % 2 == 0, "d_model", "/ n_head must be even for rotary embeddings");
-  check(c.norm_eps > 0.0f, "norm_eps", "must be positive");
-  check(c.dropout >= 0.0f && c.dropout < 1.0f, "dropout", "must be in [0, 1)");
-  check(c.init_std > 0.0f, "init_std", "must be positive");
-  check(c.rope_theta > 0.0f, "rope_theta", "must be positive");
+  check(c.norm_eps > 0.0, "norm_eps", "must be positive");
+  check(c.dropout >= 0.0 && c.dropout < 1.0, "dropout", "must be in [0, 1)");
+  check(c.init_std > 0.0, "init_std", "must be positive");
+  check(c.rope_theta > 0.0, "rope_theta", "must be positive");
 }
 
 Shape HfTensor::hf_shape() const {

@@ -30,7 +30,8 @@ Batch SyntheticTokens::next() {
 }
 
 nlohmann::json SyntheticTokens::state() const {
-  return {{"kind", "synthetic"}, {"next_batch", next_batch_}, {"seed", seed_}};
+  return {{"kind", "synthetic"},       {"next_batch", next_batch_}, {"seed", seed_},
+          {"batch_size", batch_size_}, {"seq_len", seq_len_},        {"vocab_size", vocab_size_}};
 }
 
 void SyntheticTokens::restore(const nlohmann::json& state) {
@@ -38,6 +39,11 @@ void SyntheticTokens::restore(const nlohmann::json& state) {
                  "synthetic tokens: the saved state is not a synthetic source's: ", state.dump());
   ANVIL_CHECK_AS(CheckpointError, state.value("seed", uint64_t(0)) == seed_, "synthetic tokens: saved seed ",
                  state.value("seed", uint64_t(0)), " differs from ", seed_);
+  for (const auto& [key, mine] : {std::pair<const char*, int64_t>{"batch_size", batch_size_},
+                                  {"seq_len", seq_len_},
+                                  {"vocab_size", vocab_size_}})
+    ANVIL_CHECK_AS(CheckpointError, state.value(key, int64_t(-1)) == mine, "synthetic tokens: saved ", key, " ",
+                   state.value(key, int64_t(-1)), " differs from ", mine);
   next_batch_ = state.at("next_batch").get<int64_t>();
 }
 

@@ -14,7 +14,7 @@ class SyntheticTokens final : public BatchSource {
   SyntheticTokens(uint64_t seed, int64_t batch_size, int64_t seq_len, int64_t vocab_size);
 
   Batch next() override;
-  nlohmann::json state() const override;  // {"kind": "synthetic", "next_batch": i, "seed": ...}
+  nlohmann::json state() const override;  // {"kind": "synthetic", "next_batch": i, seed and shape}
   void restore(const nlohmann::json& state) override;
   void reset() override { next_batch_ = 0; }
 

@@ -1,5 +1,6 @@
 // The token loader: window layout, determinism, epoch coverage and wrap, rank split, state/restore
-// under prefetch, vocabulary check and the errors for unusable shards.
+// under prefetch, vocabulary check and the errors for unusable shards; the Batch every BatchSource
+// hands out (the loader's and the synthetic tokens of `anvil bench`).
 //
 // Shards hold token value = 1000 * shard + position, so every window says where it came from.
 #include <gtest/gtest.h>
@@ -8,7 +9,9 @@
 #include <set>
 
 #include "core/base/error.h"
+#include "core/ops/ops.h"
 #include "data/loader/loader.h"
+#include "data/loader/synthetic.h"
 #include "data/shards/shard.h"
 #include "tests/support/test_paths.h"
 
@@ -252,6 +255,77 @@ TEST(Loader, UnusableInputsAreErrors) {
   bad_rank.rank = 2;
   bad_rank.world_size = 2;
   EXPECT_THROW(TokenLoader{bad_rank}, ConfigError);
+}
+
+std::vector<int32_t> values(const Tensor& t) {
+  return std::vector<int32_t>(t.data<int32_t>(), t.data<int32_t>() + t.numel());
+}
+
+TEST(Batch, LoaderBatchesAreShiftedWindowsWithPositionsAndOneDocumentPerRow) {
+  const std::string glob = make_shards(test::scratch_dir(), {200});
+  TokenLoader windows(options(glob, 3, 8)), batches(options(glob, 3, 8));
+  const TokenBatch w = windows.next_windows();
+  BatchSource& source = batches;  // the trainer, bench and eval see only the interface
+  const Batch b = source.next();
+  ASSERT_EQ(b.ids.shape(), (std::vector<int64_t>{3, 8}));
+  for (const Tensor* t : {&b.ids, &b.targets, &b.position_ids, &b.document_ids}) {
+    EXPECT_EQ(t->dtype(), DType::I32);
+    EXPECT_EQ(t->shape(), b.ids.shape());
+  }
+  const auto ids = values(b.ids), targets = values(b.targets), pos = values(b.position_ids),
+             docs = values(b.document_ids);
+  for (int64_t r = 0; r < 3; ++r) {
+    const std::vector<int32_t> window = row(w, r);
+    for (int64_t t = 0; t < 8; ++t) {
+      EXPECT_EQ(ids[r * 8 + t], window[t]);
+      EXPECT_EQ(targets[r * 8 + t], window[t + 1]);
+      EXPECT_EQ(pos[r * 8 + t], t);
+      EXPECT_EQ(docs[r * 8 + t], 0);
+    }
+  }
+  EXPECT_EQ(b.target_count(), 24);
+}
+
+TEST(Batch, IgnoredRowsTakeNoLoss) {
+  const std::string glob = make_shards(test::scratch_dir(), {200});
+  TokenLoader loader(options(glob, 4, 5));
+  Batch b = loader.next();
+  const auto ids_before = values(b.ids);
+  b.ignore_rows_from(1);
+  EXPECT_EQ(b.target_count(), 5);
+  const auto targets = values(b.targets);
+  for (size_t i = 5; i < targets.size(); ++i) EXPECT_EQ(targets[i], kIgnoreIndex);
+  EXPECT_NE(targets[0], kIgnoreIndex);
+  EXPECT_EQ(values(b.ids), ids_before);  // inputs stay; only the loss ignores the rows
+  // The loss agrees: cross-entropy over ignored targets is the mean over the kept row alone.
+  Generator gen(5);
+  const Tensor logits = Tensor::randn({4 * 5, 2000}, gen);
+  const Tensor kept = Tensor::from_ints(std::vector<int64_t>(targets.begin(), targets.begin() + 5), {5}, DType::I32);
+  const float all = ops::cross_entropy(logits, b.targets.reshape({20})).item();
+  const float first = ops::cross_entropy(logits.slice(0, 0, 5), kept).item();
+  EXPECT_NEAR(all, first, 1e-5f);
+}
+
+TEST(SyntheticTokens, DeterministicInRangeAndRestorable) {
+  SyntheticTokens a(9, 2, 16, 50), b(9, 2, 16, 50), other_seed(10, 2, 16, 50);
+  const Batch first = a.next();
+  EXPECT_EQ(values(first.ids), values(b.next().ids));
+  EXPECT_NE(values(first.ids), values(other_seed.next().ids));
+  for (int32_t id : values(first.ids)) {
+    EXPECT_GE(id, 0);
+    EXPECT_LT(id, 50);
+  }
+  EXPECT_EQ(first.target_count(), 32);
+  const nlohmann::json at_one = a.state();
+  const Batch second = a.next();
+  EXPECT_NE(values(second.ids), values(first.ids));
+  SyntheticTokens c(9, 2, 16, 50);
+  c.restore(at_one);
+  EXPECT_EQ(values(c.next().targets), values(second.targets));
+  a.reset();
+  EXPECT_EQ(values(a.next().ids), values(first.ids));
+  SyntheticTokens wrong(9, 4, 16, 50);
+  EXPECT_THROW(wrong.restore(at_one), CheckpointError);
 }
 
 }  // namespace

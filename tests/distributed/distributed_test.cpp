@@ -203,7 +203,7 @@ namespace fs = std::filesystem;
 
 std::string config_error(const std::string& text) {
   fs::path p = test::scratch_dir() / "c.yaml";
-  std::ofstream(p) << text;
+  std::ofstream(p) << text << "\nmodel: {}\ndata: {}\n";  // every config needs both sections
   try {
     load_config(p);
   } catch (const ConfigError& e) {
@@ -219,7 +219,7 @@ TEST(DistributedConfig, DefaultsAndKeysLoad) {
   EXPECT_EQ(d.distributed.bucket_mb, 25);
   EXPECT_EQ(d.distributed.zero_stage, 0);
   fs::path p = test::scratch_dir() / "c.yaml";
-  std::ofstream(p) << "distributed: {backend: mpi, bucket_mb: 8, timeout_s: 30}\n";
+  std::ofstream(p) << "model: {}\ndata: {}\ndistributed: {backend: mpi, bucket_mb: 8, timeout_s: 30}\n";
   const Config c = load_config(p, {"distributed.backend=none"});
   EXPECT_EQ(c.distributed.backend, "none");  // the override wins
   EXPECT_EQ(c.distributed.bucket_mb, 8);

@@ -8,6 +8,7 @@
 
 #include <cmath>
 
+#include "core/base/error.h"
 #include "core/ops/ops.h"
 #include "optim/optim.h"
 #include "tests/kernels/gpu_test_util.h"
@@ -31,7 +32,7 @@ Twin make_params(uint64_t seed) {
   for (size_t i = 0; i < shapes.size(); ++i) {
     Tensor p = test::random_tensor(shapes[i], gen);
     Tensor g = test::random_tensor(shapes[i], gen, -3.0f, 3.0f);
-    const std::string name = "p" + std::to_string(i);
+    const std::string name = detail::concat("p", i);
     Tensor pc = p.clone().set_name(name);
     pc.set_requires_grad(true);
     pc.set_grad(g.clone());

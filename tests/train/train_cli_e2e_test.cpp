@@ -10,6 +10,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <unistd.h>
 
 #include "core/base/rng.h"
 #include "data/shards/shard.h"
@@ -87,15 +88,17 @@ json last_json_line(const std::string& output) {
   return found;
 }
 
-// A config for a very small GPT-2 over data under `data`, writing to `run`.
-std::string tiny_config(const fs::path& data, const fs::path& run, int vocab) {
+// A config for a very small GPT-2 over data under `data`, writing to `run`; samples use the
+// tokenizer under data/tokenizer when with_tokenizer (the folder must then exist).
+std::string tiny_config(const fs::path& data, const fs::path& run, int vocab, bool with_tokenizer = true) {
   std::ostringstream c;
   c << "run: {name: e2e, output_dir: " << run.string() << ", seed: 3}\n"
     << "model: {arch: gpt2, n_layer: 2, n_head: 2, d_model: 48, vocab_size: " << vocab << ", max_seq_len: 32}\n"
     << "data: {train: " << (data / "train_*.bin").string() << ", val: " << (data / "val_*.bin").string()
-    << ", tokenizer: " << (data / "tokenizer").string() << ", seq_len: 32}\n"
+    << ", tokenizer: '" << (with_tokenizer ? (data / "tokenizer").string() : "") << "', seq_len: 32}\n"
     << "training: {micro_batch_size: 8, global_batch_tokens: 256, max_steps: 80, eval_every: 40, eval_steps: 4,\n"
-    << "           log_every: 10, checkpoint_every: 40, keep_checkpoints: 2, sample_every: 80, sample_tokens: 16}\n"
+    << "           log_every: 10, checkpoint_every: 40, keep_checkpoints: 2, sample_every: " << (with_tokenizer ? 80 : 0)
+    << ", sample_tokens: 16}\n"
     << "optimizer: {name: adamw, lr: 3.0e-3, weight_decay: 0.1}\n"
     << "scheduler: {name: cosine, warmup_steps: 10, min_lr_ratio: 0.1}\n"
     << "logging: {jsonl: true, tensorboard: true, progress: never}\n";
@@ -192,7 +195,27 @@ class TrainCliBadInput : public ::testing::Test {
     write_text(dir_ / "run.yaml", config_text);
     return anvil("train " + quote(dir_ / "run.yaml") + " " + overrides);
   }
-  std::string good_config() const { return tiny_config(dir_ / "data", dir_ / "run", 384); }
+  std::string good_config() const { return tiny_config(dir_ / "data", dir_ / "run", 384, /*with_tokenizer=*/false); }
+  // Runs `anvil train` and expects exit 2 with `key` and `path` named and no run folder made.
+  void expect_rejected_before_writing(const std::string& config_text, const std::string& overrides,
+                                      const std::string& key, const std::string& path) {
+    fs::remove_all(dir_ / "run");
+    auto r = train(config_text, overrides);
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find(key), std::string::npos) << "expected the key " << key << " in:\n" << r.output;
+    EXPECT_NE(r.output.find(path), std::string::npos) << "expected the path " << path << " in:\n" << r.output;
+    EXPECT_FALSE(fs::exists(dir_ / "run")) << "a rejected config must not create the run folder: " << overrides;
+  }
+  // Every file under the run folder with its contents and modification time.
+  std::map<std::string, std::pair<std::string, fs::file_time_type>> run_files() const {
+    std::map<std::string, std::pair<std::string, fs::file_time_type>> out;
+    for (const auto& e : fs::recursive_directory_iterator(dir_ / "run"))
+      if (e.is_regular_file()) {
+        std::ifstream in(e.path(), std::ios::binary);
+        out[e.path().string()] = {std::string(std::istreambuf_iterator<char>(in), {}), e.last_write_time()};
+      }
+    return out;
+  }
   fs::path dir_;
 };
 
@@ -236,6 +259,100 @@ TEST_F(TrainCliBadInput, MissingAndEmptyDataPaths) {
   auto r2 = train(good_config(), "data.train=" + quote(dir_ / "empty/train_*.bin"));
   EXPECT_EQ(r2.exit_code, 2) << r2.output;
   EXPECT_NE(r2.output.find("empty/train_000000.bin"), std::string::npos) << r2.output;
+}
+
+TEST_F(TrainCliBadInput, EveryConfigPathIsCheckedBeforeAnythingIsWritten) {
+  const std::string cfg = good_config();
+  expect_rejected_before_writing(cfg, "data.train=" + quote(dir_ / "nowhere/train_*.bin"), "data.train",
+                                 "nowhere/train_*.bin");
+  expect_rejected_before_writing(cfg, "data.val=" + quote(dir_ / "nowhere/val_*.bin"), "data.val",
+                                 "nowhere/val_*.bin");
+  expect_rejected_before_writing(cfg, "data.tokenizer=" + quote(dir_ / "no_such_tokenizer"), "data.tokenizer",
+                                 "no_such_tokenizer");
+  fs::create_directories(dir_ / "not_a_tokenizer");
+  expect_rejected_before_writing(cfg, "data.tokenizer=" + quote(dir_ / "not_a_tokenizer"), "data.tokenizer",
+                                 "not_a_tokenizer");
+  expect_rejected_before_writing(cfg, "model.init_from=" + quote(dir_ / "no_such_model"), "model.init_from",
+                                 "no_such_model");
+  write_text(dir_ / "a_file", "not a folder");
+  fs::remove_all(dir_ / "run");
+  auto r = train(cfg, "run.output_dir=" + quote(dir_ / "a_file/run"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("run.output_dir"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("a_file"), std::string::npos) << r.output;
+  if (::geteuid() != 0) {  // root writes anywhere: permissions cannot make a folder unwritable for it
+    fs::create_directories(dir_ / "locked");
+    fs::permissions(dir_ / "locked", fs::perms::owner_read | fs::perms::owner_exec);
+    auto r2 = train(cfg, "run.output_dir=" + quote(dir_ / "locked/run"));
+    EXPECT_EQ(r2.exit_code, 2) << r2.output;
+    EXPECT_NE(r2.output.find("not writable"), std::string::npos) << r2.output;
+    fs::permissions(dir_ / "locked", fs::perms::owner_all);
+  }
+}
+
+TEST_F(TrainCliBadInput, EmptyConfigsAndMissingSectionsAreErrors) {
+  auto empty = train("");
+  EXPECT_EQ(empty.exit_code, 2) << empty.output;
+  EXPECT_NE(empty.output.find("run.yaml"), std::string::npos) << empty.output;
+  EXPECT_NE(empty.output.find("empty"), std::string::npos) << empty.output;
+  auto comments = train("# nothing here yet\n\n# still nothing\n");
+  EXPECT_EQ(comments.exit_code, 2) << comments.output;
+  EXPECT_NE(comments.output.find("empty"), std::string::npos) << comments.output;
+
+  std::string no_model = good_config();
+  no_model.erase(no_model.find("model:"), no_model.find("\n", no_model.find("model:")) - no_model.find("model:") + 1);
+  auto r = train(no_model);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("no 'model' section"), std::string::npos) << r.output;
+  std::string no_data = good_config();
+  no_data.erase(no_data.find("data:"), no_data.find("\n", no_data.find("data:")) - no_data.find("data:") + 1);
+  auto r2 = train(no_data);
+  EXPECT_EQ(r2.exit_code, 2) << r2.output;
+  EXPECT_NE(r2.output.find("no 'data' section"), std::string::npos) << r2.output;
+  EXPECT_FALSE(fs::exists(dir_ / "run"));
+}
+
+TEST_F(TrainCliBadInput, WarmupLongerThanTheRunIsClampedWithAWarning) {
+  // tiny_config warms up for 10 steps; a 5-step run trains with the warmup clamped to 5.
+  auto r = train(good_config(), "training.max_steps=5 training.eval_every=0 training.checkpoint_every=5");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("warning: scheduler.warmup_steps (10) is longer than training.max_steps (5)"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("trained e2e to step 5"), std::string::npos) << r.output;
+}
+
+TEST_F(TrainCliBadInput, RerunOfACompleteRunSaysSoAndTouchesNothing) {
+  const std::string overrides = "training.max_steps=4 training.eval_every=0 training.checkpoint_every=4";
+  auto first = train(good_config(), overrides);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const auto before = run_files();
+  auto again = train(good_config(), overrides);
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("already complete at step 4"), std::string::npos) << again.output;
+  EXPECT_NE(again.output.find("raise training.max_steps"), std::string::npos) << again.output;
+  EXPECT_EQ(again.output.find("train loss"), std::string::npos) << again.output;
+  EXPECT_EQ(run_files(), before) << "a complete run's files must not change";
+}
+
+TEST_F(TrainCliBadInput, ResumedRunKeepsOneMetricsRowPerStep) {
+  // Train to 8 with checkpoints at 4 and 8, lose the last checkpoint (as a crash after step 4
+  // would), and rerun: it resumes at 4 and logs steps 5..8 again.
+  const std::string overrides =
+      "training.max_steps=8 training.eval_every=0 training.checkpoint_every=4 training.log_every=1";
+  ASSERT_EQ(train(good_config(), overrides).exit_code, 0);
+  fs::path last;
+  for (const auto& e : fs::directory_iterator(dir_ / "run/checkpoints"))
+    if (e.path().filename().string() > last.filename().string()) last = e.path();
+  ASSERT_NE(last.filename().string().find("8"), std::string::npos) << last;
+  fs::remove_all(last);
+  auto r = train(good_config(), overrides);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::map<int64_t, int> rows_per_step;
+  for (const json& row : jsonl_records(dir_ / "run/metrics.jsonl"))
+    if (row.contains("loss")) rows_per_step[row["step"].get<int64_t>()] += 1;
+  ASSERT_EQ(rows_per_step.size(), 8u);
+  for (const auto& [step, n] : rows_per_step) EXPECT_EQ(n, 1) << "step " << step << " is logged " << n << " times";
 }
 
 TEST_F(TrainCliBadInput, TruncatedShardAndBadMagicNameTheFile) {

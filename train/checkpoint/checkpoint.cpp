@@ -49,7 +49,7 @@ CheckpointManager::CheckpointManager(fs::path dir, int64_t keep) : dir_(std::mov
 fs::path CheckpointManager::save(int64_t step, const CheckpointData& data) {
   fs::path final_dir = dir_ / checkpoint_name(step);
   std::random_device rd;
-  fs::path tmp = dir_ / ("." + checkpoint_name(step) + ".tmp-" + std::to_string(rd()));
+  fs::path tmp = dir_ / detail::concat(".", checkpoint_name(step), ".tmp-", rd());
   try {
     fs::create_directories(tmp);
     io::write_safetensors(tmp / kModelFile, data.model);

@@ -268,9 +268,10 @@ Config load_config(const fs::path& file, const std::vector<std::string>& overrid
   for (const std::string& text : overrides) {
     detail::apply_document(override_document(text), Source{"", text}, config, state);
   }
+  // Missing sections first: a cross-field error about a default would hide the real mistake.
+  check_required_sections(chain, state.root_file);
   fill_derived_defaults(config, state);
   check_cross_fields(config, &state);
-  check_required_sections(chain, state.root_file);
   config.source_path = file.string();
   return config;
 }

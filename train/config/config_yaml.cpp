@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstdio>
 
+#include "core/base/error.h"
 #include "train/config/config.h"
 
 namespace anvil::train {
@@ -115,7 +116,7 @@ std::string config_to_yaml(const Config& c) {
   w.section("optimizer");
   w.key("name", quoted(o.name));
   w.key("lr", number(o.lr));
-  w.key("betas", "[" + number(o.beta1) + ", " + number(o.beta2) + "]");
+  w.key("betas", detail::concat("[", number(o.beta1), ", ", number(o.beta2), "]"));
   w.key("eps", number(o.eps));
   w.key("weight_decay", number(o.weight_decay));
   w.key("momentum", number(o.momentum));
