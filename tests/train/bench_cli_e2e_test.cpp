@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -15,7 +17,12 @@ test::CommandResult anvil(const std::string& args) {
   return test::run_command(test::anvil_binary().string() + " " + args);
 }
 
-std::string tiny_config() { return "'" + (test::source_dir() / "configs/tiny.yaml").string() + "'"; }
+// Quoted for the shell (appended piecewise: GCC 12 misreads `"'" + std::string` under -Wrestrict).
+std::string tiny_config() {
+  std::string quoted = "'";
+  quoted += (test::source_dir() / "configs/tiny.yaml").string();
+  return quoted += "'";
+}
 
 TEST(BenchCli, JsonFiguresFollowTheConfig) {
   // 2 layers, micro-batch 4 x T 32, two accumulation steps: 256 tokens per step.
@@ -39,6 +46,23 @@ TEST(BenchCli, JsonFiguresFollowTheConfig) {
   EXPECT_GT(j["peak_memory_bytes"].get<int64_t>(), 0);
   // Uniform random targets: the loss stays near ln(4096) = 8.32 in the first steps.
   EXPECT_NEAR(j["final_loss"].get<double>(), std::log(4096.0), 0.3);
+}
+
+// bench used to be silent for its whole run. Off a terminal (here: stderr is a file) each step is one
+// plain line on stderr; stdout keeps only the figures, so `--json` output stays parseable.
+TEST(BenchCli, ReportsEachStepOnStderr) {
+  const std::filesystem::path err = test::scratch_dir() / "stderr.txt";
+  auto r = anvil("bench " + tiny_config() + " --steps 2 --warmup 1 --json model.n_layer=1 training.micro_batch_size=2"
+                 " data.seq_len=16 training.global_batch_tokens=32 2> '" + err.string() + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream in(err);
+  const std::string progress((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(progress.find("bench: step 1/3 (warmup): "), std::string::npos) << progress;
+  EXPECT_NE(progress.find("bench: step 2/3: "), std::string::npos) << progress;
+  EXPECT_NE(progress.find("bench: step 3/3: "), std::string::npos) << progress;
+  EXPECT_EQ(progress.find('\r'), std::string::npos) << "no carriage returns off a terminal";
+  EXPECT_EQ(r.output.find("bench: step"), std::string::npos) << "progress belongs on stderr: " << r.output;
+  EXPECT_EQ(r.output.find('{'), 0u) << r.output;
 }
 
 TEST(BenchCli, BadInputExitsTwo) {

@@ -23,7 +23,12 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-std::string quote(const fs::path& p) { return "'" + p.string() + "'"; }
+// Quoted for the shell (appended piecewise: GCC 12 misreads `"'" + std::string` under -Wrestrict).
+std::string quote(const fs::path& p) {
+  std::string quoted = "'";
+  quoted += p.string();
+  return quoted += "'";
+}
 
 test::CommandResult anvil(const std::string& args) {
   return test::run_command(test::anvil_binary().string() + " " + args);
