@@ -1,11 +1,12 @@
-// The anvil executable: parses the subcommand and maps typed errors to exit codes.
-//   0 success, 2 bad input (config, data, checkpoint, tokenizer, flag), 1 runtime failure.
+// The anvil executable: parses the subcommand and maps typed errors to exit codes (cli/errors.h):
+//   0 success, 2 bad input (config, data, checkpoint, tokenizer, flag),
+//   1 runtime failure or internal error (a bug: reported as such, with what to put in a report).
 #include <algorithm>
 #include <iostream>
 #include <map>
 
 #include "cli/command.h"
-#include "core/base/error.h"
+#include "cli/errors.h"
 
 namespace anvil::cli {
 std::vector<CommandSpec>& command_registry() {
@@ -18,7 +19,7 @@ int main(int argc, char** argv) {
   using namespace anvil;
   CLI::App app{"anvil: train, fine-tune and evaluate transformer language models"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "anvil 0.1.0");
+  app.set_version_flag("--version", cli::version_line());
   auto& registry = cli::command_registry();
   std::sort(registry.begin(), registry.end(),
             [](const cli::CommandSpec& a, const cli::CommandSpec& b) { return a.name < b.name; });
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
     CLI::App* sub = app.add_subcommand(spec.name, spec.help);
     runners[sub] = spec.setup(*sub);
   }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -37,11 +39,7 @@ int main(int argc, char** argv) {
     for (auto& [sub, run] : runners)
       if (sub->parsed()) return run();
     return 2;
-  } catch (const InputError& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
+  } catch (...) {
+    return cli::report_exception(std::current_exception(), std::cerr, cli::command_line(argc, argv));
   }
 }

@@ -16,6 +16,7 @@
 #include "data/shards/shard.h"
 #include "distributed/launch.h"
 #include "distributed/zero.h"
+#include "kernels/cuda/attention.h"
 #include "kernels/device_runtime.h"
 #include "train/model_factory.h"
 #include "train/session.h"
@@ -144,6 +145,12 @@ void check_supported(const Config& cfg) {
   // ZeRO-1 shards AdamW's moments (the config loader accepts any combination of these two keys).
   ANVIL_CHECK_AS(ConfigError, cfg.distributed.zero_stage == 0 || cfg.optimizer.name == "adamw",
                  "distributed.zero_stage: 1 shards AdamW's moments, but optimizer.name is ", cfg.optimizer.name);
+  // The CUDA attention kernels' limit, checked here so that the op never sees a config it rejects.
+  if (Device::parse(cfg.run.device).is_cuda())
+    ANVIL_CHECK_AS(ConfigError, cfg.model.head_dim() <= kernels::cuda::kSimpleAttentionMaxHeadDim,
+                   "model: head dim d_model / n_head = ", cfg.model.d_model, " / ", cfg.model.n_head, " = ",
+                   cfg.model.head_dim(), " is above the CUDA attention kernels' limit of ",
+                   kernels::cuda::kSimpleAttentionMaxHeadDim, "; use more heads or run.device=cpu");
 }
 
 void check_config_paths(const Config& cfg) {

@@ -185,5 +185,23 @@ TEST(Trainer, ResumingACheckpointOfAnotherArchitectureIsAnError) {
   }
 }
 
+TEST(CheckSupported, ACudaHeadDimAboveTheKernelLimitIsAConfigErrorNotAnOpError) {
+  Config c = test::small_train_config("data", "run");
+  c.run.device = "cuda";
+  c.model.d_model = 1024;
+  c.model.n_head = 2;  // head dim 512: the CUDA attention op would reject it mid-run as a bug
+  try {
+    check_supported(c);
+    FAIL() << "expected a ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("head dim"), std::string::npos) << e.what();
+  }
+  c.model.n_head = 8;  // 128
+  EXPECT_NO_THROW(check_supported(c));
+  c.model.n_head = 2;
+  c.run.device = "cpu";  // the CPU path has no such limit
+  EXPECT_NO_THROW(check_supported(c));
+}
+
 }  // namespace
 }  // namespace anvil::train

@@ -1,0 +1,26 @@
+// What the anvil binary prints and returns when a command fails. Kept out of main.cpp so that tests
+// can call it.
+//
+//   exit 2  InputError (config, data, checkpoint, tokenizer, flag): "error: <what>"
+//   exit 1  InternalError (a bug in anvil, e.g. an op contract violation): "internal error: <what>"
+//           and what to put in a report (version, commit, command line)
+//   exit 1  anything else (RuntimeFailure: disk full, CUDA error...): "error: <what>"
+#pragma once
+
+#include <exception>
+#include <ostream>
+#include <string>
+
+namespace anvil::cli {
+
+// "anvil <version> (commit <hash>)", the build's version line.
+std::string version_line();
+
+// The command line as typed, arguments with spaces or quotes single-quoted.
+std::string command_line(int argc, const char* const* argv);
+
+// Prints the message for the exception `e` escaping a command to `err` and returns the exit code
+// (see the file comment). command_line goes into the internal-error report.
+int report_exception(std::exception_ptr e, std::ostream& err, const std::string& command_line);
+
+}  // namespace anvil::cli
