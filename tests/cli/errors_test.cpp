@@ -1,6 +1,6 @@
 // The CLI's top-level error reporting (cli/errors.h): user input errors exit 2 with their message;
 // bugs (InternalError: op contract violations, failed asserts) exit 1 as "internal error" with what
-// to report; other failures exit 1.
+// to report; other failures exit 1. And the unknown-command suggestion's edit distance.
 #include <gtest/gtest.h>
 
 #include <sstream>
@@ -79,6 +79,24 @@ TEST(ReportException, VersionLineNamesVersionAndCommit) {
 TEST(CommandLine, QuotesArgumentsThatNeedIt) {
   const char* argv[] = {"anvil", "train", "a b.yaml", "x=it's", ""};
   EXPECT_EQ(command_line(5, argv), "anvil train 'a b.yaml' 'x=it'\\''s' ''");
+}
+
+TEST(EditDistance, CountsInsertionsDeletionsAndSubstitutions) {
+  EXPECT_EQ(edit_distance("", ""), 0u);
+  EXPECT_EQ(edit_distance("train", "train"), 0u);
+  EXPECT_EQ(edit_distance("trian", "train"), 2u);
+  EXPECT_EQ(edit_distance("kitten", "sitting"), 3u);
+  EXPECT_EQ(edit_distance("", "eval"), 4u);
+  EXPECT_EQ(edit_distance("evaluate", "eval"), 4u);
+}
+
+TEST(ClosestName, PicksTheNearestCommand) {
+  const std::vector<std::string> names = {"bench", "eval", "generate", "prepare", "tokenize", "train"};
+  EXPECT_EQ(closest_name("trian", names), "train");
+  EXPECT_EQ(closest_name("genrate", names), "generate");
+  EXPECT_EQ(closest_name("tokenise", names), "tokenize");
+  EXPECT_EQ(closest_name("evl", names), "eval");
+  EXPECT_EQ(closest_name("x", {}), "");
 }
 
 }  // namespace
