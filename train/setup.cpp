@@ -275,9 +275,9 @@ std::unique_ptr<TrainSession> setup_session(const Config& cfg_in, const TrainOpt
   if (s.rank == 0) {
     fs::create_directories(out_dir);
     write_file_atomic(out_dir / "config.yaml", config_to_yaml(cfg));
-    // MERGE-TODO: pass resume_step to both writers once the metrics API lands.
-    if (cfg.logging.jsonl) s.jsonl = std::make_unique<JsonlWriter>(out_dir / "metrics.jsonl");
-    if (cfg.logging.tensorboard) s.tensorboard = std::make_unique<TensorBoardWriter>(out_dir / "tb");
+    const std::optional<int64_t> resumed_step = s.resumed_from ? std::optional<int64_t>(s.step) : std::nullopt;
+    if (cfg.logging.jsonl) s.jsonl = std::make_unique<JsonlWriter>(out_dir / "metrics.jsonl", resumed_step);
+    if (cfg.logging.tensorboard) s.tensorboard = std::make_unique<TensorBoardWriter>(out_dir / "tb", resumed_step);
   }
   return session;
 }
