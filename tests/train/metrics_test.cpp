@@ -156,6 +156,15 @@ TEST(JsonlWriter, ResumeWithoutAnExistingFileStartsOne) {
   EXPECT_EQ(jsonl_steps(p), (std::vector<int64_t>{4}));
 }
 
+TEST(JsonlWriter, TextThatIsNotValidUtf8IsWrittenWithReplacementCharacters) {
+  const fs::path p = test::scratch_dir() / "metrics.jsonl";
+  JsonlWriter w(p);
+  EXPECT_NO_THROW(w.write(3, {}, {{"sample", std::string("caf\xc3", 4) + " \xff ok"}}));
+  const nlohmann::json row = nlohmann::json::parse(read_text(p));
+  EXPECT_EQ(row["step"].get<int64_t>(), 3);
+  EXPECT_EQ(row["sample"].get<std::string>(), "caf\xef\xbf\xbd \xef\xbf\xbd ok");
+}
+
 TEST(TensorBoardWriter, FreshRunHasNoSessionLog) {
   const fs::path dir = test::scratch_dir() / "tb";
   TensorBoardWriter w(dir);

@@ -49,7 +49,9 @@ void JsonlWriter::write(int64_t step, const std::map<std::string, double>& scala
   j["step"] = step;
   for (auto& [k, v] : scalars) j[k] = v;
   for (auto& [k, v] : text) j[k] = v;
-  out_ << j.dump() << "\n";
+  // Text (samples from a barely trained model) may cut a UTF-8 sequence: written with U+FFFD in its
+  // place rather than failing the run at its end.
+  out_ << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   out_.flush();
 }
 
