@@ -18,6 +18,7 @@
 #include "distributed/zero.h"
 #include "kernels/cuda/attention.h"
 #include "kernels/device_runtime.h"
+#include "train/generate.h"
 #include "train/model_factory.h"
 #include "train/session.h"
 
@@ -251,8 +252,16 @@ std::unique_ptr<TrainSession> setup_session(const Config& cfg_in, const TrainOpt
   s.train_data = make_loader(cfg, cfg.data.train, s.rank, s.world, /*for_training=*/true);
   if (!cfg.data.val.empty() && cfg.training.eval_every > 0)
     s.val_data = make_loader(cfg, cfg.data.val, s.rank, s.world, /*for_training=*/false);
-  if (!cfg.data.tokenizer.empty())
+  if (!cfg.data.tokenizer.empty()) {
     s.tokenizer = std::make_unique<data::BpeTokenizer>(data::BpeTokenizer::load(cfg.data.tokenizer));
+    // Samples must decode: the same check as `anvil generate`, before any file is written.
+    try {
+      check_tokenizer_fits_model(*s.tokenizer, cfg.data.tokenizer, cfg.model.vocab_size);
+    } catch (const InputError& e) {
+      throw ConfigError(detail::concat("data.tokenizer: ", e.what(), " (model.vocab_size is ", cfg.model.vocab_size,
+                                       ")"));
+    }
+  }
   if (s.resumed_from) restore_checkpoint(s, *s.resumed_from);
 
   // 4. Data parallelism: one starting point (rank 0's parameters; the optimizer state and RNG came

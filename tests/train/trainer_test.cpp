@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "core/io/safetensors.h"
+#include "data/bpe/tokenizer.h"
 #include "data/shards/shard.h"
 #include "tests/support/test_paths.h"
 #include "tests/support/train_fixtures.h"
@@ -256,6 +257,47 @@ TEST(Trainer, ResumingBeforeTheLastLoggedStepLogsEachStepOnce) {
   // TensorBoard: the rerun's events start with SessionLog START at step 9 (TensorBoard then drops
   // the first run's events of steps >= 9).
   EXPECT_EQ(session_starts(out / "tb"), (std::vector<std::pair<int64_t, bool>>{{9, true}}));
+}
+
+TEST(Trainer, ATokenizerLargerThanTheModelVocabularyStopsBeforeAnyFileIsWritten) {
+  fs::path dir = test::scratch_dir();
+  test::write_synthetic_corpus(dir / "data", 64, 6000, 6);
+  Config c = small_config(dir);
+  c.data.tokenizer = (test::shared_dir() / "data/gpt2-tokenizer").string();  // 50257 tokens, model 64
+  TrainOptions quiet;
+  quiet.quiet = true;
+  try {
+    train(c, quiet);
+    FAIL() << "expected a ConfigError";
+  } catch (const ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("data.tokenizer"), std::string::npos) << what;
+    EXPECT_NE(what.find("vocab.json"), std::string::npos) << what;
+    EXPECT_NE(what.find("50257"), std::string::npos) << what;
+    EXPECT_NE(what.find("64"), std::string::npos) << what;
+  }
+  EXPECT_FALSE(fs::exists(c.run.output_dir));
+}
+
+TEST(Trainer, SamplesWithATokenizerSmallerThanTheModelVocabularyDecode) {
+  fs::path dir = test::scratch_dir();
+  // The model learns ids 300..363, which a 270-token tokenizer cannot decode: the samples must
+  // stay below 270 anyway.
+  std::vector<uint32_t> tokens(6000);
+  for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = uint32_t(300 + (i * 7) % 64);
+  fs::create_directories(dir / "data");
+  data::write_shard(dir / "data/train_000000.bin", tokens, 2);
+  data::write_shard(dir / "data/val_000000.bin", tokens, 2);
+  std::string corpus;
+  for (int i = 0; i < 100; ++i) corpus += "the cat sees a dog in the garden. ";
+  data::BpeTokenizer::train(corpus, 270).save(dir / "tok");
+  Config c = small_config(dir);
+  c.model.vocab_size = 384;
+  c.data.tokenizer = (dir / "tok").string();
+  c.training.sample_tokens = 32;
+  TrainOptions loud;  // samples are drawn when not quiet
+  TrainSummary s = train(c, loud);
+  ASSERT_EQ(s.samples.size(), 3u);
 }
 
 }  // namespace
