@@ -95,7 +95,7 @@ anvil::cli::Command reg("bench", "Time training steps of a config's model on syn
   app.add_option("--max-mb", a->max_mb, "--comm: largest message in MiB (sizes double)")->check(CLI::PositiveNumber);
   app.add_option("--iters", a->iterations, "--comm: timed all-reduces per size")->check(CLI::PositiveNumber);
   app.footer("Examples: anvil bench configs/tiny.yaml --steps 20 training.micro_batch_size=16\n"
-             "          mpirun -np 2 anvil bench --comm --max-mb 256");
+             "          mpirun -np 2 anvil bench --comm --max-mb 256   (as root, OpenMPI needs --allow-run-as-root)");
   return [a] {
     if (a->comm) return run_comm_bench(*a);
     ANVIL_CHECK_AS(anvil::InputError, !a->config.empty(), "bench: give a CONFIG file, or --comm");

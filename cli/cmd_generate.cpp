@@ -21,13 +21,13 @@ struct GenerateArgs {
   int64_t num_samples = 1;
 };
 
-// The tokenizer: --tokenizer, else the folder itself (HF folders ship vocab.json/merges.txt or
-// tokenizer.json), else the run config's data.tokenizer.
-anvil::data::BpeTokenizer find_tokenizer(const GenerateArgs& a, const anvil::train::Config& cfg) {
-  if (!a.tokenizer.empty()) return anvil::data::BpeTokenizer::load(a.tokenizer);
+// Where the tokenizer is: --tokenizer, else the folder itself (HF folders ship vocab.json/merges.txt
+// or tokenizer.json), else the run config's data.tokenizer.
+fs::path find_tokenizer(const GenerateArgs& a, const anvil::train::Config& cfg) {
+  if (!a.tokenizer.empty()) return a.tokenizer;
   fs::path dir = a.checkpoint;
-  if (fs::exists(dir / "tokenizer.json") || fs::exists(dir / "vocab.json")) return anvil::data::BpeTokenizer::load(dir);
-  if (!cfg.data.tokenizer.empty() && fs::exists(cfg.data.tokenizer)) return anvil::data::BpeTokenizer::load(cfg.data.tokenizer);
+  if (fs::exists(dir / "tokenizer.json") || fs::exists(dir / "vocab.json")) return dir;
+  if (!cfg.data.tokenizer.empty() && fs::exists(cfg.data.tokenizer)) return cfg.data.tokenizer;
   throw anvil::InputError("no tokenizer found for " + a.checkpoint + "; pass --tokenizer DIR");
 }
 
@@ -45,11 +45,15 @@ anvil::cli::Command reg("generate", "Sample text from a checkpoint or a Hugging 
   return [a] {
     anvil::train::Config cfg;
     auto model = anvil::train::load_model_dir(a->checkpoint, &cfg);
-    auto tok = find_tokenizer(*a, cfg);
+    const fs::path tok_path = find_tokenizer(*a, cfg);
+    const auto tok = anvil::data::BpeTokenizer::load(tok_path);
+    // Before any output: the tokenizer must decode every id the sampler may pick.
+    const int64_t vocab_limit = anvil::train::check_tokenizer_fits_model(tok, tok_path, model->config().vocab_size);
     std::vector<uint32_t> prompt = a->prompt.empty() ? std::vector<uint32_t>{tok.eot_id()} : tok.encode(a->prompt);
     for (int64_t i = 0; i < a->num_samples; ++i) {
       auto opts = a->sampling;
       opts.seed += uint64_t(i);
+      opts.vocab_limit = vocab_limit;
       if (auto eot = tok.special_token_id("<|endoftext|>")) opts.stop_token = *eot;
       auto ids = anvil::train::generate_tokens(*model, prompt, opts);
       if (!ids.empty() && opts.stop_token && ids.back() == *opts.stop_token) ids.pop_back();

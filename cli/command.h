@@ -7,7 +7,8 @@
 //     return [opts] { return run_eval(*opts); };   // runs after parsing; returns the exit code
 //   });
 //
-// main.cpp maps exceptions to exit codes: InputError (and CLI parse errors) -> 2, others -> 1.
+// main.cpp maps exceptions to exit codes (cli/errors.h): InputError (and CLI parse errors) -> 2,
+// InternalError (a bug) and others -> 1.
 #pragma once
 
 #include <CLI/CLI.hpp>

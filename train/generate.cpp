@@ -9,7 +9,34 @@
 
 namespace anvil::train {
 
+namespace {
+
+// The file a tokenizer was read from: tokenizer.json or vocab.json in a folder, else the path.
+std::filesystem::path tokenizer_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(path, ec)) return path;
+  if (std::filesystem::exists(path / "tokenizer.json", ec)) return path / "tokenizer.json";
+  return path / "vocab.json";
+}
+
+}  // namespace
+
+int64_t check_tokenizer_fits_model(const data::BpeTokenizer& tok, const std::filesystem::path& tokenizer_path,
+                                   int64_t model_vocab) {
+  const int64_t n = tok.vocab_size();
+  const std::string file = tokenizer_file(tokenizer_path).string();
+  ANVIL_CHECK_AS(InputError, n <= model_vocab, "tokenizer ", file, " has ", n,
+                 " tokens but the model's vocabulary has ", model_vocab,
+                 " ids: it is not the tokenizer of this model (pass the model's own tokenizer)");
+  for (uint32_t id : tok.special_token_ids())
+    ANVIL_CHECK_AS(InputError, int64_t(id) < model_vocab, "tokenizer ", file, ": special token '",
+                   tok.token_bytes(id), "' has id ", id, " but the model's vocabulary has ", model_vocab,
+                   " ids (the tokenizer has ", n, " tokens): it is not the tokenizer of this model");
+  return n;
+}
+
 uint32_t sample_from_logits(std::vector<float> logits, const SamplingOptions& o, float draw) {
+  if (o.vocab_limit > 0 && o.vocab_limit < int64_t(logits.size())) logits.resize(size_t(o.vocab_limit));
   const int64_t V = int64_t(logits.size());
   ANVIL_CHECK_AS(InputError, V > 0, "cannot sample from an empty vocabulary");
   if (o.temperature <= 0.0f) return uint32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());

@@ -16,7 +16,9 @@
 #include "data/shards/shard.h"
 #include "distributed/launch.h"
 #include "distributed/zero.h"
+#include "kernels/cuda/attention.h"
 #include "kernels/device_runtime.h"
+#include "train/generate.h"
 #include "train/model_factory.h"
 #include "train/session.h"
 
@@ -146,6 +148,12 @@ void check_supported(const Config& cfg) {
   // ZeRO-1 shards AdamW's moments (the config loader accepts any combination of these two keys).
   ANVIL_CHECK_AS(ConfigError, cfg.distributed.zero_stage == 0 || cfg.optimizer.name == "adamw",
                  "distributed.zero_stage: 1 shards AdamW's moments, but optimizer.name is ", cfg.optimizer.name);
+  // The CUDA attention kernels' limit, checked here so that the op never sees a config it rejects.
+  if (Device::parse(cfg.run.device).is_cuda())
+    ANVIL_CHECK_AS(ConfigError, cfg.model.head_dim() <= kernels::cuda::kSimpleAttentionMaxHeadDim,
+                   "model: head dim d_model / n_head = ", cfg.model.d_model, " / ", cfg.model.n_head, " = ",
+                   cfg.model.head_dim(), " is above the CUDA attention kernels' limit of ",
+                   kernels::cuda::kSimpleAttentionMaxHeadDim, "; use more heads or run.device=cpu");
 }
 
 void check_config_paths(const Config& cfg) {
@@ -246,8 +254,16 @@ std::unique_ptr<TrainSession> setup_session(const Config& cfg_in, const TrainOpt
   s.train_data = make_loader(cfg, cfg.data.train, s.rank, s.world, /*for_training=*/true);
   if (!cfg.data.val.empty() && cfg.training.eval_every > 0)
     s.val_data = make_loader(cfg, cfg.data.val, s.rank, s.world, /*for_training=*/false);
-  if (!cfg.data.tokenizer.empty())
+  if (!cfg.data.tokenizer.empty()) {
     s.tokenizer = std::make_unique<data::BpeTokenizer>(data::BpeTokenizer::load(cfg.data.tokenizer));
+    // Samples must decode: the same check as `anvil generate`, before any file is written.
+    try {
+      check_tokenizer_fits_model(*s.tokenizer, cfg.data.tokenizer, cfg.model.vocab_size);
+    } catch (const InputError& e) {
+      throw ConfigError(detail::concat("data.tokenizer: ", e.what(), " (model.vocab_size is ", cfg.model.vocab_size,
+                                       ")"));
+    }
+  }
   if (s.resumed_from) restore_checkpoint(s, *s.resumed_from);
 
   // 4. Data parallelism: one starting point (rank 0's parameters; the optimizer state and RNG came
@@ -270,9 +286,9 @@ std::unique_ptr<TrainSession> setup_session(const Config& cfg_in, const TrainOpt
   if (s.rank == 0) {
     fs::create_directories(out_dir);
     write_file_atomic(out_dir / "config.yaml", config_to_yaml(cfg));
-    // MERGE-TODO: pass resume_step to both writers once the metrics API lands.
-    if (cfg.logging.jsonl) s.jsonl = std::make_unique<JsonlWriter>(out_dir / "metrics.jsonl");
-    if (cfg.logging.tensorboard) s.tensorboard = std::make_unique<TensorBoardWriter>(out_dir / "tb");
+    const std::optional<int64_t> resumed_step = s.resumed_from ? std::optional<int64_t>(s.step) : std::nullopt;
+    if (cfg.logging.jsonl) s.jsonl = std::make_unique<JsonlWriter>(out_dir / "metrics.jsonl", resumed_step);
+    if (cfg.logging.tensorboard) s.tensorboard = std::make_unique<TensorBoardWriter>(out_dir / "tb", resumed_step);
   }
   return session;
 }

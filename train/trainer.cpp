@@ -22,6 +22,8 @@ using Clock = std::chrono::steady_clock;
 
 std::vector<std::string> draw_samples(models::CausalLM& model, const data::BpeTokenizer& tok, const Config& c,
                                       int count) {
+  // setup_session checked the tokenizer already (before writing anything); this gives the limit.
+  const int64_t vocab_limit = check_tokenizer_fits_model(tok, c.data.tokenizer, model.config().vocab_size);
   std::vector<std::string> out;
   uint32_t start = tok.eot_id();
   for (int i = 0; i < count; ++i) {
@@ -31,6 +33,7 @@ std::vector<std::string> draw_samples(models::CausalLM& model, const data::BpeTo
     so.top_k = 40;
     so.seed = c.run.seed + uint64_t(i);
     so.stop_token = start;
+    so.vocab_limit = vocab_limit;
     auto ids = generate_tokens(model, {start}, so);
     if (!ids.empty() && ids.back() == start) ids.pop_back();
     out.push_back(tok.decode(ids));

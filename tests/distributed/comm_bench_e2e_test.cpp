@@ -25,8 +25,7 @@ TEST(CommBenchCli, TwoRanksReportEachSizeOnce) {
 #ifndef ANVIL_HAVE_MPI
   GTEST_SKIP() << "built without MPI";
 #else
-  auto r = test::run_command("OMP_NUM_THREADS=1 timeout 120 mpiexec --oversubscribe --allow-run-as-root -np 2 " +
-                             test::anvil_binary().string() + kComm);
+  auto r = test::run_command(test::mpiexec_command(2) + test::anvil_binary().string() + kComm);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto rows = json_lines(r.output);
   ASSERT_EQ(rows.size(), 2u) << r.output;  // rank 0 only

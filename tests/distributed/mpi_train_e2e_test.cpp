@@ -34,10 +34,8 @@ fs::path write_config(const fs::path& dir) {
   return p;
 }
 
-// `timeout` guards every run against a hang (which would then show as exit code 124).
-std::string mpiexec(int np) {
-  return "OMP_NUM_THREADS=1 timeout 120 mpiexec --oversubscribe --allow-run-as-root -np " + std::to_string(np) + " ";
-}
+// `timeout` guards every run against a hang (which would then show as exit code 124); root or not.
+std::string mpiexec(int np) { return test::mpiexec_command(np); }
 
 std::vector<double> losses(const fs::path& metrics) {
   std::vector<double> out;

@@ -47,7 +47,7 @@ TEST(DropoutGpu, MaskMatchesPhiloxRuleAndBackwardReusesIt) {
 TEST(DropoutGpu, RejectsProbabilityOne) {
   ANVIL_SKIP_WITHOUT_GPU();
   DeviceTensor d(4, DType::F32);
-  EXPECT_THROW(cuda::dropout_forward(DType::F32, d.data(), d.data(), nullptr, 4, 1.0f, 1, 0, nullptr), InputError);
+  EXPECT_THROW(cuda::dropout_forward(DType::F32, d.data(), d.data(), nullptr, 4, 1.0f, 1, 0, nullptr), OpError);
 }
 
 }  // namespace

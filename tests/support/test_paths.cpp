@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -33,6 +34,11 @@ CommandResult run_command(const std::string& cmd) {
   int status = pclose(pipe);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+std::string mpiexec_command(int np) {
+  return std::string("OMP_NUM_THREADS=1 timeout 120 mpiexec --oversubscribe ") +
+         (::geteuid() == 0 ? "--allow-run-as-root " : "") + "-np " + std::to_string(np) + " ";
 }
 
 }  // namespace anvil::test

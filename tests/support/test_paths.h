@@ -21,4 +21,10 @@ struct CommandResult {
 // Runs a shell command and captures its output and exit code.
 CommandResult run_command(const std::string& cmd);
 
+// The start of a shell command that runs a program on np MPI ranks, guarded by `timeout 120`, one
+// OpenMP thread per rank: "... mpiexec --oversubscribe [--allow-run-as-root] -np <np> ". OpenMPI
+// refuses to run as root without --allow-run-as-root, which is added only when running as root;
+// --oversubscribe lets 4 ranks run on a 2-core machine.
+std::string mpiexec_command(int np);
+
 }  // namespace anvil::test

@@ -4,9 +4,11 @@
 #include <sys/resource.h>
 
 #include <csignal>
+#include <cstring>
 #include <fstream>
 
 #include "core/io/safetensors.h"
+#include "data/bpe/tokenizer.h"
 #include "data/shards/shard.h"
 #include "tests/support/test_paths.h"
 #include "tests/support/train_fixtures.h"
@@ -183,6 +185,119 @@ TEST(Trainer, ResumingACheckpointOfAnotherArchitectureIsAnError) {
     EXPECT_NE(std::string(e.what()).find("llama"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find(checkpoint_name(2)), std::string::npos) << e.what();
   }
+}
+
+TEST(CheckSupported, ACudaHeadDimAboveTheKernelLimitIsAConfigErrorNotAnOpError) {
+  Config c = test::small_train_config("data", "run");
+  c.run.device = "cuda";
+  c.model.d_model = 1024;
+  c.model.n_head = 2;  // head dim 512: the CUDA attention op would reject it mid-run as a bug
+  try {
+    check_supported(c);
+    FAIL() << "expected a ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("head dim"), std::string::npos) << e.what();
+  }
+  c.model.n_head = 8;  // 128
+  EXPECT_NO_THROW(check_supported(c));
+  c.model.n_head = 2;
+  c.run.device = "cpu";  // the CPU path has no such limit
+  EXPECT_NO_THROW(check_supported(c));
+}
+
+// The events of every TensorBoard file under dir: (step, is SessionLog START) of each record.
+std::vector<std::pair<int64_t, bool>> session_starts(const fs::path& dir) {
+  std::vector<std::pair<int64_t, bool>> out;
+  for (auto& e : fs::directory_iterator(dir)) {
+    const std::vector<char> bytes = file_bytes(e.path());
+    size_t pos = 0;
+    while (pos + 12 <= bytes.size()) {
+      uint64_t len;
+      std::memcpy(&len, &bytes[pos], 8);
+      const std::string ev(&bytes[pos + 12], size_t(len));
+      // Event { step = 2 (varint); session_log = 7 { status = 1 } }: the writer puts step before it.
+      const size_t sl = ev.find(std::string("\x3a\x02\x08\x01", 4));
+      if (sl != std::string::npos && ev.size() > 9 && ev[9] == '\x10') {
+        int64_t step = 0;
+        for (size_t i = 10, shift = 0; i < ev.size(); ++i, shift += 7) {
+          step |= int64_t(uint8_t(ev[i]) & 0x7f) << shift;
+          if (!(uint8_t(ev[i]) & 0x80)) break;
+        }
+        out.push_back({step, true});
+      }
+      pos += 12 + len + 4;
+    }
+  }
+  return out;
+}
+
+TEST(Trainer, ResumingBeforeTheLastLoggedStepLogsEachStepOnce) {
+  fs::path dir = test::scratch_dir();
+  test::write_synthetic_corpus(dir / "data", 64, 6000, 5);
+  Config c = small_config(dir);
+  c.logging.tensorboard = true;
+  TrainOptions quiet;
+  quiet.quiet = true;
+  train(c, quiet);
+  const fs::path out = c.run.output_dir;
+  // As if the run had been killed before saving step 12: a rerun resumes at 8 and trains 9..12 again.
+  fs::remove_all(out / "checkpoints" / checkpoint_name(12));
+  TrainSummary again = train(c, quiet);
+  ASSERT_EQ(again.resumed_from, 8);
+  ASSERT_EQ(again.steps_done, 12);
+  std::vector<int64_t> loss_steps, val_steps;
+  std::ifstream jl(out / "metrics.jsonl");
+  for (std::string line; std::getline(jl, line);) {
+    auto j = nlohmann::json::parse(line);
+    if (j.contains("loss")) loss_steps.push_back(j["step"].get<int64_t>());
+    if (j.contains("val_loss")) val_steps.push_back(j["step"].get<int64_t>());
+  }
+  EXPECT_EQ(loss_steps, (std::vector<int64_t>{3, 6, 9, 12}));
+  EXPECT_EQ(val_steps, (std::vector<int64_t>{6, 12}));
+  // TensorBoard: the rerun's events start with SessionLog START at step 9 (TensorBoard then drops
+  // the first run's events of steps >= 9).
+  EXPECT_EQ(session_starts(out / "tb"), (std::vector<std::pair<int64_t, bool>>{{9, true}}));
+}
+
+TEST(Trainer, ATokenizerLargerThanTheModelVocabularyStopsBeforeAnyFileIsWritten) {
+  fs::path dir = test::scratch_dir();
+  test::write_synthetic_corpus(dir / "data", 64, 6000, 6);
+  Config c = small_config(dir);
+  c.data.tokenizer = (test::shared_dir() / "data/gpt2-tokenizer").string();  // 50257 tokens, model 64
+  TrainOptions quiet;
+  quiet.quiet = true;
+  try {
+    train(c, quiet);
+    FAIL() << "expected a ConfigError";
+  } catch (const ConfigError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("data.tokenizer"), std::string::npos) << what;
+    EXPECT_NE(what.find("vocab.json"), std::string::npos) << what;
+    EXPECT_NE(what.find("50257"), std::string::npos) << what;
+    EXPECT_NE(what.find("64"), std::string::npos) << what;
+  }
+  EXPECT_FALSE(fs::exists(c.run.output_dir));
+}
+
+TEST(Trainer, SamplesWithATokenizerSmallerThanTheModelVocabularyDecode) {
+  fs::path dir = test::scratch_dir();
+  // The model learns ids 300..363, which a 270-token tokenizer cannot decode: the samples must
+  // stay below 270 anyway.
+  std::vector<uint32_t> tokens(6000);
+  for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = uint32_t(300 + (i * 7) % 64);
+  fs::create_directories(dir / "data");
+  data::write_shard(dir / "data/train_000000.bin", tokens, 2);
+  data::write_shard(dir / "data/val_000000.bin", tokens, 2);
+  std::string corpus;
+  for (int i = 0; i < 100; ++i) corpus += "the cat sees a dog in the garden. ";
+  data::BpeTokenizer::train(corpus, 270).save(dir / "tok");
+  Config c = small_config(dir);
+  c.model.vocab_size = 384;
+  c.data.tokenizer = (dir / "tok").string();
+  c.training.sample_tokens = 32;
+  TrainOptions loud;  // samples are drawn when not quiet
+  TrainSummary s = train(c, loud);
+  ASSERT_EQ(s.samples.size(), 3u);
 }
 
 }  // namespace

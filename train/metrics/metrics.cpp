@@ -5,13 +5,40 @@
 #include <array>
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "core/base/error.h"
+#include "core/base/fs.h"
 
 namespace anvil::train {
 
-JsonlWriter::JsonlWriter(const std::filesystem::path& path) {
+namespace {
+
+// The rows of a metrics.jsonl that a run resumed at `resumed_step` keeps: JSON objects whose
+// integer "step" is <= resumed_step, in order.
+std::string rows_up_to(const std::string& text, int64_t resumed_step) {
+  std::string kept;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json row = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (!row.is_object() || !row.contains("step") || !row["step"].is_number_integer()) continue;
+    if (row["step"].get<int64_t>() > resumed_step) continue;
+    kept += line;
+    kept += '\n';
+  }
+  return kept;
+}
+
+}  // namespace
+
+JsonlWriter::JsonlWriter(const std::filesystem::path& path, std::optional<int64_t> resumed_step) {
   std::filesystem::create_directories(path.parent_path());
+  std::error_code ec;
+  if (resumed_step && std::filesystem::exists(path, ec)) {
+    const std::string old = read_file(path);
+    const std::string kept = rows_up_to(old, *resumed_step);
+    if (kept != old) write_file_atomic(path, kept);  // temp file + rename: never half a file
+  }
   out_.open(path, std::ios::app);
   if (!out_) throw RuntimeFailure("cannot open " + path.string() + " for writing");
 }
@@ -22,7 +49,9 @@ void JsonlWriter::write(int64_t step, const std::map<std::string, double>& scala
   j["step"] = step;
   for (auto& [k, v] : scalars) j[k] = v;
   for (auto& [k, v] : text) j[k] = v;
-  out_ << j.dump() << "\n";
+  // Text (samples from a barely trained model) may cut a UTF-8 sequence: written with U+FFFD in its
+  // place rather than failing the run at its end.
+  out_ << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   out_.flush();
 }
 
@@ -83,7 +112,7 @@ uint32_t masked_crc32c(const void* data, size_t n) {
   return ((c >> 15) | (c << 17)) + kMaskDelta;
 }
 
-TensorBoardWriter::TensorBoardWriter(const std::filesystem::path& dir) {
+TensorBoardWriter::TensorBoardWriter(const std::filesystem::path& dir, std::optional<int64_t> resumed_step) {
   std::filesystem::create_directories(dir);
   char host[256] = "localhost";
   gethostname(host, sizeof(host) - 1);
@@ -97,6 +126,19 @@ TensorBoardWriter::TensorBoardWriter(const std::filesystem::path& dir) {
   put_fixed64(ev, 1, &t);
   put_bytes(ev, 3, "brain.Event:2");
   write_record(ev);
+  if (resumed_step) {
+    // SessionLog { status = 1 (START) }, Event { wall_time = 1; step = 2; session_log = 7 }:
+    // TensorBoard drops the events of older files at steps >= this event's step.
+    std::string session_log;
+    put_tag(session_log, 1, 0);
+    put_varint(session_log, 1);
+    std::string start;
+    put_fixed64(start, 1, &t);
+    put_tag(start, 2, 0);
+    put_varint(start, uint64_t(*resumed_step + 1));
+    put_bytes(start, 7, session_log);
+    write_record(start);
+  }
 }
 
 void TensorBoardWriter::add_scalar(const std::string& tag, double value, int64_t step) {
