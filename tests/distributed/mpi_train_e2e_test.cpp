@@ -125,7 +125,7 @@ TEST(MpiTrainCli, ARankThatStopsRespondingIsATimeoutError) {
 #ifndef ANVIL_HAVE_MPI
   GTEST_SKIP() << "built without MPI";
 #else
-  // Rank 1 is stopped (SIGSTOP: alive, never exits) a second into a long run. Rank 0's next
+  // Rank 1 is stopped (SIGSTOP: alive, never exits) once a long run is training. Rank 0's next
   // collective gives up after distributed.timeout_s = 3 and exits with an error; mpiexec then ends
   // the job, the stopped rank included.
   const fs::path dir = test::scratch_dir();
@@ -134,7 +134,11 @@ TEST(MpiTrainCli, ARankThatStopsRespondingIsATimeoutError) {
   const std::string train = test::anvil_binary().string() + " train " + cfg.string() +
                             " training.max_steps=1000000 distributed.timeout_s=3";
   const auto t0 = std::chrono::steady_clock::now();
-  auto r = test::run_command(mpiexec(2) + "sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then (sleep 1; kill -STOP $$) & fi; exec " + train + "'");
+  // Stopped once training runs (rank 0 writes run/metrics.jsonl after setup's collectives): a stop
+  // inside MPI_Init, which a slow start on a loaded machine reached, hangs in the MPI runtime itself.
+  const std::string started = (dir / "run" / "metrics.jsonl").string();
+  auto r = test::run_command(mpiexec(2) + "sh -c 'if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then (until [ -s " + started +
+                             " ]; do sleep 0.1; done; kill -STOP $$) & fi; exec " + train + "'");
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_NE(r.exit_code, 0) << r.output;
   EXPECT_NE(r.exit_code, 124) << "the job hung until the timeout\n" << r.output;

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/base/error.h"
 #include "tests/support/test_paths.h"
 
 namespace anvil {
@@ -52,8 +53,11 @@ TEST(BenchCli, JsonFiguresFollowTheConfig) {
 // plain line on stderr; stdout keeps only the figures, so `--json` output stays parseable.
 TEST(BenchCli, ReportsEachStepOnStderr) {
   const std::filesystem::path err = test::scratch_dir() / "stderr.txt";
-  auto r = anvil("bench " + tiny_config() + " --steps 2 --warmup 1 --json model.n_layer=1 training.micro_batch_size=2"
-                 " data.seq_len=16 training.global_batch_tokens=32 2> '" + err.string() + "'");
+  // In a subshell: run_command sends the command's stderr to its output, the subshell's to the file.
+  auto r = test::run_command(detail::concat("(", test::anvil_binary().string(), " bench ", tiny_config(),
+                                            " --steps 2 --warmup 1 --json model.n_layer=1 training.micro_batch_size=2"
+                                            " data.seq_len=16 training.global_batch_tokens=32 2> '",
+                                            err.string(), "')"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::ifstream in(err);
   const std::string progress((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
