@@ -12,11 +12,11 @@
 #include "core/autograd/autograd.h"
 #include "core/base/error.h"
 #include "core/base/fs.h"
+#include "core/tensor/runtime.h"
 #include "data/loader/loader.h"
 #include "data/shards/shard.h"
 #include "distributed/launch.h"
 #include "distributed/zero.h"
-#include "kernels/device_runtime.h"
 #include "train/model_factory.h"
 #include "train/session.h"
 
@@ -59,15 +59,15 @@ void check_device(const Config& cfg, int world) {
   const Device device = Device::parse(cfg.run.device);
   if (!device.is_cuda()) return;
   // CUDA: one GPU, fp32, through the ops' CUDA kernels (not yet run on a GPU: see bench/RESULTS.md).
-  ANVIL_CHECK_AS(ConfigError, kernels::cuda_built(), "run.device: ", cfg.run.device,
+  ANVIL_CHECK_AS(ConfigError, runtime::cuda_built(), "run.device: ", cfg.run.device,
                  " needs a build with CUDA (configure with -DANVIL_CUDA=ON where nvcc is installed), or set "
                  "run.device=cpu");
-  ANVIL_CHECK_AS(ConfigError, device.index < kernels::cuda_device_count(), "run.device: ", cfg.run.device,
-                 " but this machine has ", kernels::cuda_device_count(), " CUDA device(s); set run.device=cpu");
+  ANVIL_CHECK_AS(ConfigError, device.index < runtime::cuda_device_count(), "run.device: ", cfg.run.device,
+                 " but this machine has ", runtime::cuda_device_count(), " CUDA device(s); set run.device=cpu");
   // DDP and ZeRO-1 stage gradients through host memory; on device tensors they are not wired yet.
   ANVIL_CHECK_AS(ConfigError, world == 1, "run.device: ", cfg.run.device, " with ", world,
                  " ranks: data parallelism on CUDA tensors is not wired yet; use one process or run.device cpu");
-  kernels::cuda_set_device(device.index);
+  runtime::set_cuda_device(device.index);
 }
 
 void check_glob(const char* key, const std::string& pattern) {
