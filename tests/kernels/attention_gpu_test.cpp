@@ -181,6 +181,15 @@ TEST(AttentionGpu, ReadsSlicesOfAFusedProjection) {
 
 constexpr gputest::Tolerance kF32 = {1e-5, 1e-5};
 
+// (B, H, S, D) -> (B, H, D, S), as the CPU attention kernel wants its keys.
+std::vector<float> transpose_last(const std::vector<float>& x, int64_t BH, int64_t S, int64_t D) {
+  std::vector<float> t(x.size());
+  for (int64_t b = 0; b < BH; ++b)
+    for (int64_t s = 0; s < S; ++s)
+      for (int64_t d = 0; d < D; ++d) t[size_t((b * D + d) * S + s)] = x[size_t((b * S + s) * D + d)];
+  return t;
+}
+
 TEST(AttentionGpu, SimpleAttentionMatchesTheCpuKernels) {
   ANVIL_SKIP_WITHOUT_GPU();
   struct Case {

@@ -11,6 +11,7 @@ namespace {
 
 namespace cuda = kernels::cuda;
 namespace cpu = kernels::cpu;
+using gputest::DeviceTensor;
 using gputest::random_normal;
 
 TEST(ConvertGpu, StridedCopyGathersAndScattersAnyElementSize) {
@@ -41,15 +42,6 @@ TEST(ConvertGpu, StridedCopyGathersAndScattersAnyElementSize) {
     cuda::strided_copy(esz, ddst.get(), dst_strides, dback.get(), src_strides, shape, 3, nullptr);
     EXPECT_EQ(gputest::to_host<uint8_t>(dback, src.size()), src);
   }
-}
-
-// (B, H, S, D) -> (B, H, D, S), as the CPU attention kernel wants its keys.
-std::vector<float> transpose_last(const std::vector<float>& x, int64_t BH, int64_t S, int64_t D) {
-  std::vector<float> t(x.size());
-  for (int64_t b = 0; b < BH; ++b)
-    for (int64_t s = 0; s < S; ++s)
-      for (int64_t d = 0; d < D; ++d) t[size_t((b * D + d) * S + s)] = x[size_t((b * S + s) * D + d)];
-  return t;
 }
 
 TEST(ConvertGpu, CastsRoundLikeTheCpu) {

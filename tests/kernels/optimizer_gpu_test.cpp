@@ -14,6 +14,7 @@ using gputest::all_close;
 using gputest::DeviceTensor;
 using gputest::random_normal;
 using gputest::round_to;
+using gputest::tolerance_for;
 
 TEST(AdamWGpu, StepsMatchReferenceAndWriteBf16Copy) {
   ANVIL_SKIP_WITHOUT_GPU();
