@@ -5,6 +5,11 @@
 # both backends of a family. Files that exist on one backend only by design are listed below, each with
 # its reason; anything else without a counterpart fails, naming the file.
 #
+# It also checks the output contract: every kernel declared in a family header
+# (kernels/{cpu,cuda}/<stem>.h) says, in its comment or the comment block right above it, whether
+# it writes (`=`) or accumulates (`+=`) each output, or updates in place, or only returns a value
+# ("returns", "True when"). Both backends of a family must agree on it (the headers say which).
+#
 # Usage: tools/check-op-families.sh [repository root]   (default: the repository holding this script)
 # Exit status: 0 when the stems match, 1 otherwise.
 set -euo pipefail
@@ -61,5 +66,28 @@ for stem in "${cuda_only[@]}"; do
 done
 for stem in "${cpu_only[@]}"; do
   [[ -f kernels/cuda/$stem.cu ]] && { echo "kernels/cuda/$stem.cu: '$stem' is listed as CPU-only; remove it from the list"; fail=1; }
+done
+
+# The output contract of every declaration in the family headers.
+for h in kernels/cpu/*.h kernels/cuda/*.h; do
+  stem=$(basename "$h" .h)
+  [[ -f kernels/cpu/$stem.cpp || -f kernels/cuda/$stem.cu ]] || continue  # not a family header (stream.h)
+  awk -v file="$h" '
+    function check(text, line) {
+      if (text !~ /\(=|=\)|\+=|`=`|in place|[Rr]eturns|True when/) {
+        printf "%s:%d: the declaration does not say whether it writes (=) or accumulates (+=) its outputs\n", file, line
+        bad = 1
+      }
+    }
+    /^[[:space:]]*\/\// { comments = comments " " $0; next }
+    pending { decl = decl " " $0; if ($0 ~ /[;{][[:space:]]*(\/\/.*)?$/) { if ($0 !~ /{/) check(comments " " decl, start); pending = 0; comments = "" } ; next }
+    /^(void|double|bool|float|int|int64_t|GemmBackend)[*]? [A-Za-z_0-9]+\(/ {
+      decl = $0; start = FNR
+      if ($0 ~ /[;{][[:space:]]*(\/\/.*)?$/) { if ($0 !~ /{/) check(comments " " decl, start); comments = "" } else pending = 1
+      next
+    }
+    { comments = "" }
+    END { exit bad }
+  ' "$h" || fail=1
 done
 exit $fail

@@ -20,8 +20,8 @@ void strided_copy(const void* src, int64_t elem_size, const int64_t* shape, cons
 void strided_scatter(const void* src, int64_t elem_size, void* dst, const int64_t* shape, const int64_t* dst_strides,
                      int ndim);
 
-// Reads element i of a contiguous buffer as float / writes a float (=) (for any floating or int type).
-float load_as_f32(const void* p, DType t, int64_t i);
-void store_from_f32(void* p, DType t, int64_t i, float v);
+// Reads element i of a contiguous buffer as float / writes one (for any floating or int type).
+float load_as_f32(const void* p, DType t, int64_t i);        // returns the value
+void store_from_f32(void* p, DType t, int64_t i, float v);  // p[i] = v   (=)
 
 }  // namespace anvil::kernels::cpu

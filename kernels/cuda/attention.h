@@ -37,8 +37,8 @@ struct AttentionArgs {
 };
 
 // The forward writes out and lse (=); the backward writes dq, dk, dv (=), as the CPU kernels do.
-void attention_forward(const AttentionArgs& args);
-void attention_backward(const AttentionArgs& args);
+void attention_forward(const AttentionArgs& args);   // out, lse (=)
+void attention_backward(const AttentionArgs& args);  // dq, dk, dv (=)
 
 // The simple path (the end of attention.cu) for what the flash kernels do not cover: f32, any head
 // dim up to kSimpleAttentionMaxHeadDim, and any KV length S (query t sees keys s <= t + S - T
@@ -61,7 +61,7 @@ struct SimpleAttentionArgs {
   void* stream = nullptr;
 };
 // Every output written with `=`, as by kernels/cpu/attention.h.
-void attention_simple_forward_f32(const SimpleAttentionArgs& args);
-void attention_simple_backward_f32(const SimpleAttentionArgs& args);
+void attention_simple_forward_f32(const SimpleAttentionArgs& args);   // out, lse (=)
+void attention_simple_backward_f32(const SimpleAttentionArgs& args);  // dq, dk/dv per query head (=)
 
 }  // namespace anvil::kernels::cuda

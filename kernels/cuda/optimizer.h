@@ -31,7 +31,7 @@ struct AdamWArgs {
   const float* grad_scale_device = nullptr;  // e.g. the clip coefficient from grad_norm_finish
   void* stream = nullptr;
 };
-void adamw_step(const AdamWArgs& args);
+void adamw_step(const AdamWArgs& args);  // params, m, v updated in place; param_copy (=)
 
 // One SGD step over fp32 parameters with torch.optim.SGD semantics (coupled L2 decay, dampening 0),
 // the same order of operations as kernels/cpu/optimizer.h's sgd_step_f32:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Self-test of tools/check-op-families.sh (CTest OpFamilies.SelfTest): on a small temporary tree it
 # must pass when the CPU and CUDA stems match (backend-only files on its list allowed), and fail,
-# naming the file, when a CUDA kernel file has no CPU counterpart or the other way round.
+# naming the file, when a CUDA kernel file has no CPU counterpart or the other way round, and when
+# a kernel declaration does not state whether it writes (=) or accumulates (+=) its outputs.
 set -euo pipefail
 script="$(cd "$(dirname "$0")/../.." && pwd)/tools/check-op-families.sh"
 tmp=$(mktemp -d)
@@ -34,4 +35,22 @@ touch "$tmp/kernels/cuda/loss.h"
 touch "$tmp/kernels/cuda/shape.h" "$tmp/kernels/cuda/shape.cu"
 if "$script" "$tmp" > "$tmp/out" 2>&1; then fail "a stale backend-only entry was accepted"; fi
 grep -q "'shape' is listed as CPU-only" "$tmp/out" || { cat "$tmp/out"; fail "the stale entry is not named"; }
+rm "$tmp/kernels/cuda/shape.h" "$tmp/kernels/cuda/shape.cu"
+
+# The output contract on each declaration.
+cat > "$tmp/kernels/cpu/matmul.h" <<'H'
+// C (M, N) = A @ B   (=)
+void gemm_f32(const float* a, const float* b, float* c,
+              int m, int n, int k);
+void gemm_acc_f32(const float* a, const float* b, float* c, int m);  // C += A @ B
+inline int helper(int x) { return x; }
+H
+"$script" "$tmp" > "$tmp/out" 2>&1 || { cat "$tmp/out"; fail "declarations with their contract were rejected"; }
+cat >> "$tmp/kernels/cpu/matmul.h" <<'H'
+// Scales the rows.
+void scale_rows_f32(float* c, int m);
+H
+if "$script" "$tmp" > "$tmp/out" 2>&1; then fail "a declaration without its contract was accepted"; fi
+grep -q '^kernels/cpu/matmul.h:7: the declaration does not say whether it writes' "$tmp/out" ||
+  { cat "$tmp/out"; fail "the declaration without a contract is not named"; }
 echo "OpFamilies self-test passed"
