@@ -24,9 +24,9 @@
 #include <vector>
 
 #include "core/base/error.h"
+#include "core/tensor/runtime.h"
 #include "distributed/communicator.h"
 #include "distributed/rendezvous.h"
-#include "kernels/cuda/stream.h"
 
 namespace anvil::distributed {
 
@@ -105,7 +105,7 @@ class NcclCommunicator final : public Communicator {
       std::memcpy(&id, bytes.data(), sizeof id);
     }
     check_nccl(ncclCommInitRank(&comm_, size_, id, rank_), "ncclCommInitRank", rank_);
-    stream_ = static_cast<cudaStream_t>(kernels::cuda::default_stream(device_));
+    stream_ = static_cast<cudaStream_t>(runtime::cuda_stream(Device::cuda(device_)));
     check_cuda(cudaStreamCreateWithFlags(&comm_stream_, cudaStreamNonBlocking), "cudaStreamCreate", rank_);
   }
   ~NcclCommunicator() override {

@@ -5,7 +5,8 @@
 #include <cstring>
 
 #include "core/base/error.h"
-#include "optim/update_kernels.h"
+#include "core/ops/ops.h"
+#include "core/ops/optimizer.h"
 
 namespace anvil::distributed {
 
@@ -31,11 +32,11 @@ ZeroAdamW::ZeroAdamW(std::shared_ptr<Communicator> comm, std::vector<optim::Para
   shard_ = std::max<int64_t>((total_ + world - 1) / world, 1);
   lo_ = std::min(total_, rank * shard_);
   hi_ = std::min(total_, lo_ + shard_);
-  m_.assign(size_t(shard_), 0.0f);
-  v_.assign(size_t(shard_), 0.0f);
+  m_ = Tensor::zeros({shard_});
+  v_ = Tensor::zeros({shard_});
   flat_grad_.assign(size_t(shard_ * world), 0.0f);
   flat_param_.assign(size_t(shard_ * world), 0.0f);
-  shard_grad_.assign(size_t(shard_), 0.0f);
+  shard_grad_ = Tensor::zeros({shard_});
   shard_param_.assign(size_t(shard_), 0.0f);
 }
 
@@ -53,18 +54,20 @@ float ZeroAdamW::clip_grad_norm(float max_norm) {
     g = g.contiguous();
     std::memcpy(dst, g.data<float>(), size_t(s.param.numel()) * sizeof(float));
   }
-  comm_->reduce_scatter_sum(flat_grad_.data(), shard_grad_.data(), size_t(shard_));
+  comm_->reduce_scatter_sum(flat_grad_.data(), shard_grad_.data<float>(), size_t(shard_));
   const int64_t n = hi_ - lo_;
+  Tensor owned = shard_grad_.slice(0, 0, n);  // this rank's part of the index space (a view)
   if (world > 1) {
+    float* g = shard_grad_.data<float>();
     const float scale = 1.0f / float(world);
-    for (int64_t i = 0; i < n; ++i) shard_grad_[size_t(i)] *= scale;
+    for (int64_t i = 0; i < n; ++i) g[i] *= scale;
   }
   // 2. Global norm across shards; clip this shard.
-  double sum_squares = n > 0 ? optim::sum_squares_f32(shard_grad_.data(), n) : 0.0;
+  double sum_squares = n > 0 ? ops::sum_squares({owned}) : 0.0;
   comm_->all_reduce_sum(&sum_squares, 1);
   const double norm = std::sqrt(sum_squares);
   if (max_norm > 0.0f && std::isfinite(norm) && norm > double(max_norm) && n > 0)
-    optim::scale_inplace_f32(shard_grad_.data(), n, float(double(max_norm) / (norm + kClipEpsilon)));
+    ops::mul_(owned, float(double(max_norm) / (norm + kClipEpsilon)));
   shard_grad_ready_ = true;
   return float(norm);
 }
@@ -77,9 +80,11 @@ void ZeroAdamW::step(float lr) {
   for (Segment& s : segments_) {
     const int64_t a = std::max(lo_, s.offset), b = std::min(hi_, s.offset + s.param.numel());
     if (a >= b) continue;
-    optim::adamw_step_f32(s.param.data<float>() + (a - s.offset), shard_grad_.data() + (a - lo_),
-                          m_.data() + (a - lo_), v_.data() + (a - lo_), b - a, lr, beta1_, beta2_, eps_,
-                          s.weight_decay, step_);
+    // Views of this rank's part of the parameter, the gradient shard and the moments.
+    Tensor param = s.param.detach().view({-1}).slice(0, a - s.offset, b - s.offset);
+    Tensor m = m_.slice(0, a - lo_, b - lo_), v = v_.slice(0, a - lo_, b - lo_);
+    ops::adamw_step_(param, shard_grad_.slice(0, a - lo_, b - lo_), m, v,
+                     {lr, beta1_, beta2_, eps_, s.weight_decay, step_});
   }
   // 4. All-gather the updated shards into every rank's parameters.
   for (Segment& s : segments_) {
@@ -96,8 +101,8 @@ void ZeroAdamW::step(float lr) {
 
 std::map<std::string, Tensor> ZeroAdamW::state_tensors() const {
   std::map<std::string, Tensor> out;
-  for (auto [prefix, moments] : {std::pair<const char*, const std::vector<float>*>{"m", &m_}, {"v", &v_}}) {
-    comm_->all_gather(moments->data(), flat_param_.data(), size_t(shard_));
+  for (auto [prefix, moments] : {std::pair<const char*, const Tensor*>{"m", &m_}, {"v", &v_}}) {
+    comm_->all_gather(moments->data<float>(), flat_param_.data(), size_t(shard_));
     for (const Segment& s : segments_) {
       Tensor t = Tensor::empty(s.param.shape(), DType::F32);
       std::memcpy(t.data<float>(), flat_param_.data() + s.offset, size_t(s.param.numel()) * sizeof(float));
@@ -118,7 +123,7 @@ void ZeroAdamW::load_state(const std::map<std::string, Tensor>& tensors, const n
                  "' but distributed.zero_stage 1 shards AdamW");
   ANVIL_CHECK_AS(CheckpointError, scalars.contains("step"), "optimizer state has no 'step'");
   size_t expected = 0;
-  for (auto [prefix, moments] : {std::pair<const char*, std::vector<float>*>{"m", &m_}, {"v", &v_}}) {
+  for (auto [prefix, moments] : {std::pair<const char*, Tensor*>{"m", &m_}, {"v", &v_}}) {
     for (const Segment& s : segments_) {
       const std::string key = std::string(prefix) + "." + s.param.name();
       auto it = tensors.find(key);
@@ -129,7 +134,7 @@ void ZeroAdamW::load_state(const std::map<std::string, Tensor>& tensors, const n
       const int64_t a = std::max(lo_, s.offset), b = std::min(hi_, s.offset + s.param.numel());
       if (a >= b) continue;
       const std::vector<float> full = it->second.to_f32_vector();
-      std::memcpy(moments->data() + (a - lo_), full.data() + (a - s.offset), size_t(b - a) * sizeof(float));
+      std::memcpy(moments->data<float>() + (a - lo_), full.data() + (a - s.offset), size_t(b - a) * sizeof(float));
     }
   }
   ANVIL_CHECK_AS(CheckpointError, tensors.size() == expected, "optimizer state: ", tensors.size(),

@@ -7,7 +7,7 @@
 //      reduce-scattered: rank r receives the sum of its shard, scaled by 1/world (the average);
 //   2. the global gradient norm is the square root of the all-reduced per-shard sums of squares,
 //      and the shard is clipped with torch's rule (max_norm / (norm + 1e-6)), as optim::clip does;
-//   3. rank r runs AdamW (optim/update_kernels.h, the same kernel as the plain optimizer) on its
+//   3. rank r runs AdamW (ops::adamw_step_, the same kernel as the plain optimizer) on its
 //      shard only, each segment with its parameter group's weight decay;
 //   4. the updated shards are all-gathered into every rank's parameters; gradients are dropped.
 // clip_grad_norm() does 1 and 2 (collective), step() does 3 and 4 (and 1 and 2 first, without
@@ -63,8 +63,8 @@ class ZeroAdamW final : public optim::Optimizer {
   std::shared_ptr<Communicator> comm_;
   std::vector<Segment> segments_;
   int64_t total_ = 0, shard_ = 0, lo_ = 0, hi_ = 0;  // this rank owns [lo_, hi_)
-  std::vector<float> m_, v_;                          // S each
-  std::vector<float> flat_grad_, shard_grad_, shard_param_;
+  Tensor m_, v_, shard_grad_;                         // S f32 each, on the CPU
+  std::vector<float> flat_grad_, shard_param_;
   mutable std::vector<float> flat_param_;  // scratch for all-gathers (state_tensors() uses it too)
   float beta1_, beta2_, eps_;
   bool shard_grad_ready_ = false;  // steps 1-2 done for the coming step()

@@ -1,15 +1,13 @@
-// AdamW: the bookkeeping around adamw_step_f32 (update_kernels.h) for CPU parameters and the fused
-// kernels::cuda::adamw_step for CUDA ones, one kernel call per parameter.
+// AdamW: the bookkeeping around ops::adamw_step_ (core/ops/optimizer.h, which runs the CPU or the
+// fused CUDA kernel by the parameter's device), one kernel call per parameter.
 //
 // State: "m.<name>" (first moment) and "v.<name>" (second moment), f32, shaped like the
 // parameter; the global step counter feeds the bias corrections.
 #include <cmath>
 
 #include "core/base/error.h"
+#include "core/ops/optimizer.h"
 #include "optim/optimizer.h"
-#include "kernels/cuda/adamw.h"
-#include "kernels/cuda/stream.h"
-#include "optim/update_kernels.h"
 
 namespace anvil::optim {
 namespace {
@@ -36,29 +34,7 @@ class AdamW final : public Optimizer {
         check_updatable(p);
         Tensor& m = state("m", index);
         Tensor& v = state("v", index);
-        if (p.device().is_cuda()) {
-          ANVIL_CHECK_OP(m.device() == p.device() && v.device() == p.device(), "[adamw] state of '", p.name(),
-                         "' is on ", m.device().str(), " but the parameter on ", p.device().str(),
-                         " (move the model before creating the optimizer)");
-          kernels::cuda::AdamWArgs a;  // the fused CUDA kernel: one pass over p, g, m, v
-          a.params = p.data<float>();
-          a.grads = g.data<float>();
-          a.grad_dtype = DType::F32;
-          a.m = m.data<float>();
-          a.v = v.data<float>();
-          a.n = p.numel();
-          a.lr = lr;
-          a.beta1 = beta1_;
-          a.beta2 = beta2_;
-          a.eps = eps_;
-          a.weight_decay = group.weight_decay;
-          a.step = step_;
-          a.stream = kernels::cuda::default_stream(p.device().index);
-          kernels::cuda::adamw_step(a);
-          continue;
-        }
-        adamw_step_f32(p.data<float>(), g.data<float>(), m.data<float>(), v.data<float>(), p.numel(), lr, beta1_,
-                       beta2_, eps_, group.weight_decay, step_);
+        ops::adamw_step_(p, g, m, v, {lr, beta1_, beta2_, eps_, group.weight_decay, step_});
       }
     }
   }

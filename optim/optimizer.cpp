@@ -57,8 +57,8 @@ Tensor Optimizer::f32_grad_of(const Tensor& param) const {
 void Optimizer::check_updatable(const Tensor& param) const {
   ANVIL_CHECK_OP(param.dtype() == DType::F32 && param.is_contiguous(), "[", kind_, "] parameter '",
                  param.name(), "' must be a contiguous f32 tensor for the update kernels, got ", param.str());
-  // CPU parameters take optim/update_kernels.h, CUDA ones kernels/cuda/adamw.h (the optimizers
-  // dispatch on param.device()); each parameter's state lives on its device.
+  // core/ops/optimizer.h runs the CPU or the CUDA kernel by param.device(); each parameter's state
+  // lives on its device.
 }
 
 void Optimizer::add_state_kind(const std::string& prefix) {

@@ -1,11 +1,9 @@
-// SGD with optional (Nesterov) momentum: the bookkeeping around sgd_step_f32 (update_kernels.h).
+// SGD with optional (Nesterov) momentum: the bookkeeping around ops::sgd_step_ (core/ops/optimizer.h).
 //
 // State: "momentum.<name>" per parameter when momentum > 0 (none otherwise), plus the step counter.
 #include "core/base/error.h"
+#include "core/ops/optimizer.h"
 #include "optim/optimizer.h"
-#include "kernels/cuda/adamw.h"
-#include "kernels/cuda/stream.h"
-#include "optim/update_kernels.h"
 
 namespace anvil::optim {
 namespace {
@@ -29,13 +27,8 @@ class Sgd final : public Optimizer {
         Tensor g = f32_grad_of(p);
         if (!g.defined()) continue;
         check_updatable(p);
-        float* buf = momentum_ > 0.0f ? state("momentum", index).data<float>() : nullptr;
-        if (p.device().is_cuda()) {
-          kernels::cuda::sgd_step(p.data<float>(), g.data<float>(), buf, p.numel(), lr, momentum_, group.weight_decay,
-                                  nesterov_, kernels::cuda::default_stream(p.device().index));
-          continue;
-        }
-        sgd_step_f32(p.data<float>(), g.data<float>(), buf, p.numel(), lr, momentum_, group.weight_decay, nesterov_);
+        Tensor* buf = momentum_ > 0.0f ? &state("momentum", index) : nullptr;
+        ops::sgd_step_(p, g, buf, lr, momentum_, group.weight_decay, nesterov_);
       }
     }
   }

@@ -11,8 +11,8 @@
 
 #include "core/base/error.h"
 #include "core/tensor/caching_allocator.h"
+#include "core/tensor/runtime.h"
 #include "data/loader/synthetic.h"
-#include "kernels/device_runtime.h"
 #include "train/model_factory.h"
 #include "train/session.h"
 
@@ -56,10 +56,10 @@ BenchResult run_bench(Config cfg, const BenchOptions& o) {
   ANVIL_CHECK_AS(ConfigError, o.warmup_steps >= 0, "bench: --warmup must be >= 0, got ", o.warmup_steps);
   const Device device = Device::parse(cfg.run.device);
   if (device.is_cuda()) {
-    ANVIL_CHECK_AS(ConfigError, kernels::cuda_built() && device.index < kernels::cuda_device_count(),
-                   "run.device: ", cfg.run.device, " but this build/machine has ", kernels::cuda_device_count(),
+    ANVIL_CHECK_AS(ConfigError, runtime::cuda_built() && device.index < runtime::cuda_device_count(),
+                   "run.device: ", cfg.run.device, " but this build/machine has ", runtime::cuda_device_count(),
                    " CUDA device(s)");
-    kernels::cuda_set_device(device.index);
+    runtime::set_cuda_device(device.index);
   }
   check_supported(cfg);
 
@@ -89,7 +89,7 @@ BenchResult run_bench(Config cfg, const BenchOptions& o) {
   for (int64_t i = 0; i < o.warmup_steps + o.steps; ++i) {
     const auto start = Clock::now();
     const StepResult step = optimizer_step(s, lr);
-    if (device.is_cuda()) kernels::cuda_synchronize(device.index);  // (loss.item() already waits; be explicit)
+    runtime::synchronize(device);  // (loss.item() already waits; be explicit)
     const double secs = std::chrono::duration<double>(Clock::now() - start).count();
     if (i >= o.warmup_steps) times.push_back(secs);
     r.final_loss = step.loss;

@@ -12,12 +12,12 @@
 #include "core/autograd/autograd.h"
 #include "core/base/error.h"
 #include "core/base/fs.h"
+#include "core/ops/ops.h"
+#include "core/tensor/runtime.h"
 #include "data/loader/loader.h"
 #include "data/shards/shard.h"
 #include "distributed/launch.h"
 #include "distributed/zero.h"
-#include "kernels/cuda/attention.h"
-#include "kernels/device_runtime.h"
 #include "train/generate.h"
 #include "train/model_factory.h"
 #include "train/session.h"
@@ -61,15 +61,15 @@ void check_device(const Config& cfg, int world) {
   const Device device = Device::parse(cfg.run.device);
   if (!device.is_cuda()) return;
   // CUDA: one GPU, fp32, through the ops' CUDA kernels (not yet run on a GPU: see bench/RESULTS.md).
-  ANVIL_CHECK_AS(ConfigError, kernels::cuda_built(), "run.device: ", cfg.run.device,
+  ANVIL_CHECK_AS(ConfigError, runtime::cuda_built(), "run.device: ", cfg.run.device,
                  " needs a build with CUDA (configure with -DANVIL_CUDA=ON where nvcc is installed), or set "
                  "run.device=cpu");
-  ANVIL_CHECK_AS(ConfigError, device.index < kernels::cuda_device_count(), "run.device: ", cfg.run.device,
-                 " but this machine has ", kernels::cuda_device_count(), " CUDA device(s); set run.device=cpu");
+  ANVIL_CHECK_AS(ConfigError, device.index < runtime::cuda_device_count(), "run.device: ", cfg.run.device,
+                 " but this machine has ", runtime::cuda_device_count(), " CUDA device(s); set run.device=cpu");
   // DDP and ZeRO-1 stage gradients through host memory; on device tensors they are not wired yet.
   ANVIL_CHECK_AS(ConfigError, world == 1, "run.device: ", cfg.run.device, " with ", world,
                  " ranks: data parallelism on CUDA tensors is not wired yet; use one process or run.device cpu");
-  kernels::cuda_set_device(device.index);
+  runtime::set_cuda_device(device.index);
 }
 
 void check_glob(const char* key, const std::string& pattern) {
@@ -150,10 +150,10 @@ void check_supported(const Config& cfg) {
                  "distributed.zero_stage: 1 shards AdamW's moments, but optimizer.name is ", cfg.optimizer.name);
   // The CUDA attention kernels' limit, checked here so that the op never sees a config it rejects.
   if (Device::parse(cfg.run.device).is_cuda())
-    ANVIL_CHECK_AS(ConfigError, cfg.model.head_dim() <= kernels::cuda::kSimpleAttentionMaxHeadDim,
+    ANVIL_CHECK_AS(ConfigError, cfg.model.head_dim() <= ops::attention_max_head_dim_cuda(),
                    "model: head dim d_model / n_head = ", cfg.model.d_model, " / ", cfg.model.n_head, " = ",
                    cfg.model.head_dim(), " is above the CUDA attention kernels' limit of ",
-                   kernels::cuda::kSimpleAttentionMaxHeadDim, "; use more heads or run.device=cpu");
+                   ops::attention_max_head_dim_cuda(), "; use more heads or run.device=cpu");
 }
 
 void check_config_paths(const Config& cfg) {

@@ -60,9 +60,9 @@ bool any_requires_grad(const std::vector<Tensor>& inputs);
 Tensor record_op(const char* name, std::vector<Tensor> inputs, Tensor output, BackwardFn backward);
 
 // Runs backpropagation from `root` with `grad_root` (ones for a scalar when undefined).
-void run_backward(const Tensor& root, const Tensor& grad_root);
+void run_backward(const Tensor& root, const Tensor& grad_root);  // defined in core/ops/backward.cpp
 
 // Reduces a broadcast gradient back to an input's shape (sums over broadcast dims).
-Tensor sum_to_shape(const Tensor& grad, const Shape& shape);
+Tensor sum_to_shape(const Tensor& grad, const Shape& shape);  // defined in core/ops/backward.cpp
 
 }  // namespace anvil

@@ -35,7 +35,13 @@ void check_attention_args(const Tensor& q, const Tensor& k, const Tensor& v) {
   ANVIL_CHECK_OP(q.size(3) > 0, "[attention] head dim D must be positive, got q ", q.str());
 }
 
-// The CUDA f32 path: the simple kernels of kernels/cuda/attention_simple.cu, with the same saved
+}  // namespace
+
+int64_t attention_max_head_dim_cuda() { return kernels::cuda::kSimpleAttentionMaxHeadDim; }
+
+namespace {
+
+// The CUDA f32 path: the simple kernels at the end of kernels/cuda/attention.cu, with the same saved
 // state (f32 q, k, v, out and the log-sum-exp) and group sum of dk/dv as the CPU path.
 Tensor attention_cuda(const Tensor& q, const Tensor& k, const Tensor& v, bool causal, float sm_scale) {
   const int64_t B = q.size(0), Hq = q.size(1), T = q.size(2), D = q.size(3);

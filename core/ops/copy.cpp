@@ -2,6 +2,7 @@
 #include "core/ops/op_utils.h"
 #include "kernels/cpu/convert.h"
 #include "kernels/cpu/elementwise.h"
+#include "kernels/cuda/convert.h"
 #include "kernels/cuda/elementwise.h"
 #include "kernels/device_runtime.h"
 

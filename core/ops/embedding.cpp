@@ -69,7 +69,7 @@ Tensor embedding(const Tensor& weight, const Tensor& ids) {
   return record_op("EmbeddingBackward", {weight, ids}, out,
                    [ids64, n, V, C, dtype](const Tensor& g, const std::vector<bool>&) {
                      Tensor gy = f32_contiguous(g);  // (n, C)
-                     Tensor gw = Tensor::empty({V, C}, DType::F32);
+                     Tensor gw = Tensor::zeros({V, C}, DType::F32);  // the kernel accumulates (+=)
                      kernels::cpu::embedding_backward_f32(gy.data<float>(), ids64.data<int64_t>(), n, C, V,
                                                           gw.data<float>());
                      return std::vector<Tensor>{cast_result(gw, dtype), Tensor()};

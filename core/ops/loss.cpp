@@ -4,7 +4,7 @@
 // backward = (softmax - onehot) * g / count, with softmax rebuilt from the saved lse.
 #include "core/ops/op_utils.h"
 #include "kernels/cpu/loss.h"
-#include "kernels/cuda/softmax_ce.h"
+#include "kernels/cuda/loss.h"
 
 namespace anvil::ops {
 

@@ -3,7 +3,7 @@
 // last two dims have a unit stride on one side.
 #include "core/ops/op_utils.h"
 #include "kernels/cpu/matmul.h"
-#include "kernels/cuda/gemm.h"
+#include "kernels/cuda/matmul.h"
 
 namespace anvil::ops {
 

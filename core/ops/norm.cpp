@@ -68,17 +68,15 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, flo
         Tensor gf = f32_contiguous(g);
         Tensor dx, dw, db;
         if (needs[0]) dx = Tensor::empty(xf.shape(), DType::F32, dev);
+        // Both kernels accumulate (+=) the parameter gradients.
+        if (wf.defined() && needs[1]) dw = Tensor::zeros({C}, DType::F32, dev);
+        if (bf.defined() && needs[2]) db = Tensor::zeros({C}, DType::F32, dev);
         if (cuda) {
-          // The CUDA kernel accumulates (+=) the parameter gradients.
-          if (wf.defined() && needs[1]) dw = Tensor::zeros({C}, DType::F32, dev);
-          if (bf.defined() && needs[2]) db = Tensor::zeros({C}, DType::F32, dev);
           kernels::cuda::layernorm_backward(DType::F32, gf.data<float>(), xf.data<float>(), wk.data<float>(),
                                             mean.data<float>(), rstd.data<float>(), mut_ptr_or_null(dx),
                                             mut_ptr_or_null(dw), mut_ptr_or_null(db), N, C,
                                             /*accumulate_dx=*/false, cuda_stream(xf));
         } else {
-          if (wf.defined() && needs[1]) dw = Tensor::empty({C}, DType::F32);
-          if (bf.defined() && needs[2]) db = Tensor::empty({C}, DType::F32);
           kernels::cpu::layer_norm_backward_f32(gf.data<float>(), xf.data<float>(), ptr_or_null(wf),
                                                 mean.data<float>(), rstd.data<float>(), N, C, mut_ptr_or_null(dx),
                                                 mut_ptr_or_null(dw), mut_ptr_or_null(db));
@@ -115,15 +113,14 @@ Tensor rms_norm(const Tensor& x, const Tensor& weight, float eps) {
                      Tensor gf = f32_contiguous(g);
                      Tensor dx, dw;
                      if (needs[0]) dx = Tensor::empty(xf.shape(), DType::F32, dev);
+                     // Both kernels accumulate (+=) the weight gradient.
+                     if (wf.defined() && needs[1]) dw = Tensor::zeros({C}, DType::F32, dev);
                      if (cuda) {
-                       // The CUDA kernel accumulates (+=) the weight gradient.
-                       if (wf.defined() && needs[1]) dw = Tensor::zeros({C}, DType::F32, dev);
                        kernels::cuda::rmsnorm_backward(DType::F32, gf.data<float>(), xf.data<float>(),
                                                        wk.data<float>(), rstd.data<float>(), mut_ptr_or_null(dx),
                                                        mut_ptr_or_null(dw), N, C, /*accumulate_dx=*/false,
                                                        cuda_stream(xf));
                      } else {
-                       if (wf.defined() && needs[1]) dw = Tensor::empty({C}, DType::F32);
                        kernels::cpu::rms_norm_backward_f32(gf.data<float>(), xf.data<float>(), ptr_or_null(wf),
                                                            rstd.data<float>(), N, C, mut_ptr_or_null(dx),
                                                            mut_ptr_or_null(dw));

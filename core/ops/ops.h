@@ -84,6 +84,9 @@ Tensor rope(const Tensor& x, int64_t pos_offset, float theta);
 // scale <= 0 means 1/sqrt(D). -> (B, Hq, T, D).
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, bool causal = true,
                                     float scale = 0.0f);
+// The largest head dimension D the CUDA path takes (any D on the CPU); callers above core check
+// their model config against it before building anything.
+int64_t attention_max_head_dim_cuda();
 
 // ---- dropout (dropout.cpp) ---------------------------------------------------------------------
 // Zeroes each element with probability p and scales the rest by 1/(1-p). The mask of element i is

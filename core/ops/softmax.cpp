@@ -3,7 +3,7 @@
 // the forward output y (kept in f32), never the input. CUDA: see softmax_cuda / log_softmax_cuda.
 #include "core/ops/op_utils.h"
 #include "kernels/cpu/softmax.h"
-#include "kernels/cuda/softmax_ce.h"
+#include "kernels/cuda/softmax.h"
 
 namespace anvil::ops {
 

@@ -4,7 +4,7 @@
 // kernels::cpu::unary_saves_output says).
 #include "core/ops/op_utils.h"
 #include "kernels/cpu/unary.h"
-#include "kernels/cuda/reduce.h"
+#include "kernels/cuda/unary.h"
 
 namespace anvil::ops {
 

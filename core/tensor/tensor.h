@@ -151,7 +151,7 @@ T* Tensor::data() const {
   return static_cast<T*>(data_ptr());
 }
 
-// Operators call the differentiable ops in core/ops/ops.h.
+// Operators call the differentiable ops in core/ops/ops.h (defined in core/ops/tensor_methods.cpp).
 Tensor operator+(const Tensor& a, const Tensor& b);
 Tensor operator-(const Tensor& a, const Tensor& b);
 Tensor operator*(const Tensor& a, const Tensor& b);

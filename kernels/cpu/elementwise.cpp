@@ -80,32 +80,4 @@ void scale_f32(float* dst, float s, int64_t n) {
   for (int64_t i = 0; i < n; ++i) dst[i] *= s;
 }
 
-void strided_scatter(const void* src, int64_t es, void* dst, const int64_t* shape, const int64_t* st, int ndim) {
-  int64_t n = 1;
-  for (int d = 0; d < ndim; ++d) n *= shape[d];
-  if (n == 0) return;
-  if (ndim == 0) {
-    std::memcpy(dst, src, size_t(es));
-    return;
-  }
-  const int64_t inner = shape[ndim - 1], is = st[ndim - 1], rows = n / inner;
-  const auto* s = static_cast<const char*>(src);
-  auto* d = static_cast<char*>(dst);
-#pragma omp parallel for if (n > 65536)
-  for (int64_t r = 0; r < rows; ++r) {
-    int64_t rem = r, off = 0;
-    for (int k = ndim - 2; k >= 0; --k) {
-      off += (rem % shape[k]) * st[k];
-      rem /= shape[k];
-    }
-    const char* in = s + r * inner * es;
-    char* o = d + off * es;
-    if (is == 1) {
-      std::memcpy(o, in, size_t(inner * es));
-    } else {
-      for (int64_t j = 0; j < inner; ++j) std::memcpy(o + j * is * es, in + j * es, size_t(es));
-    }
-  }
-}
-
 }  // namespace anvil::kernels::cpu

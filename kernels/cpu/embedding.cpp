@@ -24,7 +24,6 @@ void embedding_forward(const void* weight, int64_t elem_size, const int64_t* ids
 
 void embedding_backward_f32(const float* grad_out, const int64_t* ids, int64_t n, int64_t C, int64_t V,
                             float* grad_weight) {
-  std::fill(grad_weight, grad_weight + V * C, 0.0f);
   const int64_t blocks = (C + kColumnBlock - 1) / kColumnBlock;
 #pragma omp parallel for if (n * C > kParallelMin)
   for (int64_t b = 0; b < blocks; ++b) {

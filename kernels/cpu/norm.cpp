@@ -40,8 +40,8 @@ void column_grads(const float* grad_out, const float* x, const float* center, co
       }
     }
     for (int64_t c = c0; c < c1; ++c) {
-      if (dweight) dweight[c] = float(acc_w[c - c0]);
-      if (dbias) dbias[c] = float(acc_b[c - c0]);
+      if (dweight) dweight[c] += float(acc_w[c - c0]);  // accumulate, as the CUDA kernel does
+      if (dbias) dbias[c] += float(acc_b[c - c0]);
     }
   }
 }

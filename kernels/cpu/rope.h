@@ -11,11 +11,11 @@
 
 namespace anvil::kernels::cpu {
 
-// cos_table, sin_table (T, D/2): cos/sin of (pos_offset + t) * inv_freq[i], computed in f32.
+// cos_table, sin_table (T, D/2): cos/sin of (pos_offset + t) * inv_freq[i], computed in f32 (=).
 void rope_table_f32(int64_t T, int64_t D, int64_t pos_offset, float theta, float* cos_table, float* sin_table);
 
 // out (rows, T, D) = x rotated by the table; inverse = true rotates by the negated angle.
-// out may alias x.
+// Written with `=`; out may alias x.
 void rope_apply_f32(const float* x, const float* cos_table, const float* sin_table, int64_t rows, int64_t T,
                     int64_t D, bool inverse, float* out);
 

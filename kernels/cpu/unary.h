@@ -14,9 +14,9 @@ enum class UnaryOp { Exp, Log, Tanh, Sqrt, Gelu, Silu, Relu };
 // True when the backward of `op` reads the forward output; false when it reads the input.
 bool unary_saves_output(UnaryOp op);
 
-// out (n) = op(in (n)).
+// out (n) = op(in (n))   (=).
 void unary_forward_f32(UnaryOp op, const float* in, float* out, int64_t n);
-// grad_in (n) = grad_out (n) * op'(x), with op' computed from `saved` (x or y, see above).
+// grad_in (n) = grad_out (n) * op'(x), with op' computed from `saved` (x or y, see above)   (=).
 void unary_backward_f32(UnaryOp op, const float* saved, const float* grad_out, float* grad_in, int64_t n);
 
 }  // namespace anvil::kernels::cpu

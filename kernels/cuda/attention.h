@@ -36,10 +36,11 @@ struct AttentionArgs {
   void* stream = nullptr;
 };
 
-void attention_forward(const AttentionArgs& args);
-void attention_backward(const AttentionArgs& args);
+// The forward writes out and lse (=); the backward writes dq, dk, dv (=), as the CPU kernels do.
+void attention_forward(const AttentionArgs& args);   // out, lse (=)
+void attention_backward(const AttentionArgs& args);  // dq, dk, dv (=)
 
-// The simple path (attention_simple.cu) for what the flash kernels do not cover: f32, any head
+// The simple path (the end of attention.cu) for what the flash kernels do not cover: f32, any head
 // dim up to kSimpleAttentionMaxHeadDim, and any KV length S (query t sees keys s <= t + S - T
 // when causal; a row that sees none gets a zero output and lse = -inf, as on the CPU). One thread per query row (and per key row in the backward); slow
 // but exact in structure: online softmax, log-sum-exp saved, probabilities rebuilt in backward.
@@ -59,7 +60,8 @@ struct SimpleAttentionArgs {
   float *dq = nullptr, *dk_per_qhead = nullptr, *dv_per_qhead = nullptr, *delta = nullptr;
   void* stream = nullptr;
 };
-void attention_simple_forward_f32(const SimpleAttentionArgs& args);
-void attention_simple_backward_f32(const SimpleAttentionArgs& args);
+// Every output written with `=`, as by kernels/cpu/attention.h.
+void attention_simple_forward_f32(const SimpleAttentionArgs& args);   // out, lse (=)
+void attention_simple_backward_f32(const SimpleAttentionArgs& args);  // dq, dk/dv per query head (=)
 
 }  // namespace anvil::kernels::cuda

@@ -10,7 +10,7 @@
 
 namespace anvil::kernels::cuda {
 
-// y = dropout(x); y may equal x. mask (n bytes, 1 = kept) is optional (null to skip).
+// y = dropout(x) (=); y may equal x. mask (n bytes, 1 = kept; =) is optional (null to skip).
 void dropout_forward(DType dtype, const void* x, void* y, uint8_t* mask, int64_t n, float p, uint64_t seed,
                      uint64_t offset, void* stream);
 // dx = dy * keep / (1 - p) with the same (seed, offset) as the forward   (=)

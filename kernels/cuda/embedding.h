@@ -8,12 +8,13 @@
 
 namespace anvil::kernels::cuda {
 
-// out (n, dim) = table (vocab, dim) rows ids[i]. An id outside [0, vocab) gives a NaN row (device
+// out (n, dim) = table (vocab, dim) rows ids[i] (=). An id outside [0, vocab) gives a NaN row (device
 // code cannot throw; the op layer validates ids when it can afford to).
 void embedding_forward(DType dtype, const void* table, const int64_t* ids, void* out, int64_t n, int64_t vocab,
                        int64_t dim, void* stream);
 // dtable (vocab, dim) f32 += sum over i with ids[i] == v of dout (n, dim) row i, in increasing i
-// for every v: bitwise reproducible, no atomics. Out-of-range ids are skipped.
+// for every v (+=, as on the CPU: the caller zeroes dtable): bitwise reproducible, no atomics.
+// Out-of-range ids are skipped.
 void embedding_backward(DType dtype, const void* dout, const int64_t* ids, float* dtable, int64_t n, int64_t vocab,
                         int64_t dim, void* stream);
 

@@ -7,10 +7,9 @@
 //   dx = rstd * (g - xhat * mean(g * xhat)), dw += sum_rows dy * xhat.
 // Trick: one warp per row (4 rows per 128-thread block), statistics by warp shuffles; the
 //   variance is a second pass over the row (L1/L2-resident) around the mean, which avoids the
-//   cancellation of E[x^2] - E[x]^2. The fused residual forward writes h = x + residual rounded to
-//   the storage type and normalizes that stored h, so forward and backward see the same input.
-//   Parameter gradients are a separate column kernel: 32 columns per block, 8 row-lanes summing
-//   strided rows, combined in a fixed order, so dw/db are deterministic without atomics.
+//   cancellation of E[x^2] - E[x]^2. Parameter gradients are a separate column kernel: 32
+//   columns per block, 8 row-lanes summing strided rows, combined in a fixed order, so dw/db are
+//   deterministic without atomics.
 // Gradients: dx `=` (or `+=` with accumulate_dx), dweight/dbias `+=`.
 // Speed: not yet measured (no GPU lent).
 #include "kernels/cuda/common.cuh"
@@ -23,22 +22,15 @@ constexpr int kRowsPerBlock = 4;
 constexpr int kNormThreads = kRowsPerBlock * kWarpSize;
 constexpr int kColTile = 32, kRowLanes = 8;  // parameter-gradient kernel block (32, 8)
 
-// Forward for one row per warp. Residual: h = x + residual is stored to h_out first.
-template <typename T, bool Rms, bool Residual>
-__global__ void __launch_bounds__(kNormThreads) norm_forward_kernel(const T* x, const T* residual, T* h_out,
-                                                                    const T* weight, const T* bias, T* y,
+// Forward for one row per warp.
+template <typename T, bool Rms>
+__global__ void __launch_bounds__(kNormThreads) norm_forward_kernel(const T* x, const T* weight, const T* bias, T* y,
                                                                     float* mean_out, float* rstd_out, int64_t rows,
                                                                     int64_t cols, float eps) {
   const int64_t row = int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / kWarpSize;
   const int lane = threadIdx.x % kWarpSize;
   if (row >= rows) return;
   const T* in = x + row * cols;
-  if constexpr (Residual) {
-    const T* res = residual + row * cols;
-    T* h = h_out + row * cols;
-    for (int64_t c = lane; c < cols; c += kWarpSize) h[c] = from_f32<T>(load(in, c) + load(res, c));
-    in = h;  // same lane reads back what it wrote: no barrier needed
-  }
   float mean = 0.0f;
   if constexpr (!Rms) {
     float sum = 0.0f;
@@ -127,9 +119,9 @@ void check_sizes(int64_t rows, int64_t cols, const char* op) {
   ANVIL_CHECK_OP(rows >= 0 && cols > 0, "[", op, "] bad sizes rows=", rows, " cols=", cols);
 }
 
-template <bool Rms, bool Residual>
-void forward(DType dtype, const void* x, const void* residual, void* h_out, const void* weight, const void* bias,
-             void* y, float* mean, float* rstd, int64_t rows, int64_t cols, float eps, void* stream, const char* op) {
+template <bool Rms>
+void forward(DType dtype, const void* x, const void* weight, const void* bias, void* y, float* mean, float* rstd,
+             int64_t rows, int64_t cols, float eps, void* stream, const char* op) {
   check_sizes(rows, cols, op);
   ANVIL_CHECK_OP(Rms || mean != nullptr, "[", op, "] missing mean output");
   ANVIL_CHECK_OP(rstd != nullptr && weight != nullptr, "[", op, "] missing weight or rstd");
@@ -137,10 +129,9 @@ void forward(DType dtype, const void* x, const void* residual, void* h_out, cons
   cudaStream_t s = resolve_stream(stream);
   dispatch_float(dtype, op, [&](auto tag) {
     using T = decltype(tag);
-    ANVIL_LAUNCH((norm_forward_kernel<T, Rms, Residual>), grid_for(rows, kRowsPerBlock, INT32_MAX), kNormThreads, 0,
-                 s, static_cast<const T*>(x), static_cast<const T*>(residual), static_cast<T*>(h_out),
-                 static_cast<const T*>(weight), static_cast<const T*>(bias), static_cast<T*>(y), mean, rstd, rows,
-                 cols, eps);
+    ANVIL_LAUNCH((norm_forward_kernel<T, Rms>), grid_for(rows, kRowsPerBlock, INT32_MAX), kNormThreads, 0, s,
+                 static_cast<const T*>(x), static_cast<const T*>(weight), static_cast<const T*>(bias),
+                 static_cast<T*>(y), mean, rstd, rows, cols, eps);
   });
 }
 
@@ -169,14 +160,7 @@ void backward(DType dtype, const void* dy, const void* x, const void* weight, co
 
 void layernorm_forward(DType dtype, const void* x, const void* weight, const void* bias, void* y, float* mean,
                        float* rstd, int64_t rows, int64_t cols, float eps, void* stream) {
-  forward<false, false>(dtype, x, nullptr, nullptr, weight, bias, y, mean, rstd, rows, cols, eps, stream,
-                        "layernorm");
-}
-void add_layernorm_forward(DType dtype, const void* x, const void* residual, void* h_out, const void* weight,
-                           const void* bias, void* y, float* mean, float* rstd, int64_t rows, int64_t cols, float eps,
-                           void* stream) {
-  forward<false, true>(dtype, x, residual, h_out, weight, bias, y, mean, rstd, rows, cols, eps, stream,
-                       "add_layernorm");
+  forward<false>(dtype, x, weight, bias, y, mean, rstd, rows, cols, eps, stream, "layernorm");
 }
 void layernorm_backward(DType dtype, const void* dy, const void* x, const void* weight, const float* mean,
                         const float* rstd, void* dx, float* dweight, float* dbias, int64_t rows, int64_t cols,
@@ -186,13 +170,7 @@ void layernorm_backward(DType dtype, const void* dy, const void* x, const void* 
 }
 void rmsnorm_forward(DType dtype, const void* x, const void* weight, void* y, float* rstd, int64_t rows, int64_t cols,
                      float eps, void* stream) {
-  forward<true, false>(dtype, x, nullptr, nullptr, weight, nullptr, y, nullptr, rstd, rows, cols, eps, stream,
-                       "rmsnorm");
-}
-void add_rmsnorm_forward(DType dtype, const void* x, const void* residual, void* h_out, const void* weight, void* y,
-                         float* rstd, int64_t rows, int64_t cols, float eps, void* stream) {
-  forward<true, true>(dtype, x, residual, h_out, weight, nullptr, y, nullptr, rstd, rows, cols, eps, stream,
-                      "add_rmsnorm");
+  forward<true>(dtype, x, weight, nullptr, y, nullptr, rstd, rows, cols, eps, stream, "rmsnorm");
 }
 void rmsnorm_backward(DType dtype, const void* dy, const void* x, const void* weight, const float* rstd, void* dx,
                       float* dweight, int64_t rows, int64_t cols, bool accumulate_dx, void* stream) {

@@ -1,6 +1,4 @@
-// CUDA reductions over one dim of a contiguous f32 tensor viewed as (outer, n, inner), and the
-// unary math/activation kernels the op layer needs on the device (same ops and derivative
-// conventions as kernels/cpu/unary.h: backward reads y for exp/tanh/sqrt and x otherwise).
+// CUDA reductions over one dim of a contiguous f32 tensor viewed as (outer, n, inner).
 // Deterministic: every output is reduced by a fixed thread layout in a fixed order, no atomics.
 // Plain C++: pointers are device pointers, stream is a cudaStream_t as void* (nullptr = anvil's).
 #pragma once
@@ -13,18 +11,11 @@ namespace anvil::kernels::cuda {
 
 // out (outer, inner) = sum over k of in (outer, n, inner)[:, k, :], accumulated in double (`=`).
 void sum_dim_f32(const float* in, int64_t outer, int64_t n, int64_t inner, float* out, void* stream);
-// out (outer, inner) = max over k; argmax (outer, inner) = first index of the max (n >= 1).
+// out (outer, inner) = max over k; argmax (outer, inner) = first index of the max (n >= 1)   (=).
 void max_dim_f32(const float* in, int64_t outer, int64_t n, int64_t inner, float* out, int64_t* argmax,
                  void* stream);
 // grad_in (outer, n, inner) = 0 except grad_in[o, argmax[o, i], i] = grad_out[o, i]   (=)
 void max_dim_backward_f32(const float* grad_out, const int64_t* argmax, int64_t outer, int64_t n, int64_t inner,
                           float* grad_in, void* stream);
-
-using UnaryOp = cpu::UnaryOp;
-// out (n) = op(in (n)), contiguous f32.
-void unary_forward_f32(UnaryOp op, const float* in, float* out, int64_t n, void* stream);
-// grad_in = grad_out * op'(saved), saved = y or x as cpu::unary_saves_output(op) says   (=)
-void unary_backward_f32(UnaryOp op, const float* saved, const float* grad_out, float* grad_in, int64_t n,
-                        void* stream);
 
 }  // namespace anvil::kernels::cuda

@@ -25,7 +25,7 @@ struct RopeArgs {
 };
 
 // Rotate-half convention (GPT-NeoX / Llama): pairs (d, d + rotary_dim/2), angle pos * freq_d,
-//   y_d = x_d cos - x_{d+h} sin, y_{d+h} = x_{d+h} cos + x_d sin.
+//   y_d = x_d cos - x_{d+h} sin, y_{d+h} = x_{d+h} cos + x_d sin   (=).
 void rope_forward(const RopeArgs& args);
 // The transpose rotation (angle -pos * freq): dx from dy, with x := dy and y := dx in args (`=`).
 void rope_backward(const RopeArgs& args);

@@ -1,8 +1,10 @@
 // CUDA flash attention against a naive double-precision attention (full T x T scores) on bf16
 // inputs: causal and full, head_dim 64 and 128, grouped-query heads, odd sequence lengths;
 // forward output, log-sum-exp, and dq/dk/dv; plus q/k/v read as slices of one fused projection.
+// The simple f32 path (GQA, causal with S > T and S < T, full) against the CPU kernels.
 #include <cmath>
 
+#include "kernels/cpu/attention.h"
 #include "kernels/cuda/attention.h"
 #include "tests/kernels/gpu_test_util.h"
 
@@ -175,6 +177,77 @@ TEST(AttentionGpu, ReadsSlicesOfAFusedProjection) {
   cuda::attention_forward(a);
   EXPECT_TRUE(all_close(out.read(), want.out, gputest::tolerance_for(t), "fused-projection out"));
   EXPECT_TRUE(all_close(lse.read(), want.lse, {1e-4, 1e-5}, "fused-projection lse"));
+}
+
+constexpr gputest::Tolerance kF32 = {1e-5, 1e-5};
+
+// (B, H, S, D) -> (B, H, D, S), as the CPU attention kernel wants its keys.
+std::vector<float> transpose_last(const std::vector<float>& x, int64_t BH, int64_t S, int64_t D) {
+  std::vector<float> t(x.size());
+  for (int64_t b = 0; b < BH; ++b)
+    for (int64_t s = 0; s < S; ++s)
+      for (int64_t d = 0; d < D; ++d) t[size_t((b * D + d) * S + s)] = x[size_t((b * S + s) * D + d)];
+  return t;
+}
+
+TEST(AttentionGpu, SimpleAttentionMatchesTheCpuKernels) {
+  ANVIL_SKIP_WITHOUT_GPU();
+  struct Case {
+    int64_t B, Hq, Hkv, T, S, D;
+    bool causal;
+  };
+  for (Case c : {Case{2, 4, 2, 17, 17, 12, true}, Case{1, 3, 1, 5, 21, 64, true}, Case{1, 2, 2, 9, 4, 8, true},
+                 Case{2, 2, 1, 7, 11, 33, false}}) {
+    SCOPED_TRACE("T=" + std::to_string(c.T) + " S=" + std::to_string(c.S) + " D=" + std::to_string(c.D));
+    const float scale = 1.0f / std::sqrt(float(c.D));
+    const int64_t nq = c.B * c.Hq * c.T * c.D, nk = c.B * c.Hkv * c.S * c.D, nkq = c.B * c.Hq * c.S * c.D;
+    const auto q = random_normal(nq, 1), k = random_normal(nk, 2), v = random_normal(nk, 3), g = random_normal(nq, 4);
+    const auto k_t = transpose_last(k, c.B * c.Hkv, c.S, c.D), v_t = transpose_last(v, c.B * c.Hkv, c.S, c.D);
+    std::vector<float> out(static_cast<size_t>(nq)), lse(static_cast<size_t>(c.B * c.Hq * c.T)),
+        dq(static_cast<size_t>(nq)), dk(static_cast<size_t>(nkq)), dv(static_cast<size_t>(nkq));
+    kernels::cpu::attention_forward_f32(q.data(), k_t.data(), v.data(), c.B, c.Hq, c.Hkv, c.T, c.S, c.D, c.causal,
+                                        scale, out.data(), lse.data());
+    kernels::cpu::attention_backward_f32(q.data(), k.data(), k_t.data(), v_t.data(), out.data(), g.data(), lse.data(),
+                                         c.B, c.Hq, c.Hkv, c.T, c.S, c.D, c.causal, scale, dq.data(), dk.data(),
+                                         dv.data());
+    DeviceTensor dq_in(q, DType::F32), dk_in(k, DType::F32), dv_in(v, DType::F32), dg(g, DType::F32);
+    DeviceTensor dout(nq, DType::F32), dlse(int64_t(lse.size()), DType::F32), ddelta(int64_t(lse.size()), DType::F32);
+    DeviceTensor ddq(nq, DType::F32), ddk(nkq, DType::F32), ddv(nkq, DType::F32);
+    cuda::SimpleAttentionArgs a;
+    a.batch = c.B;
+    a.num_heads = c.Hq;
+    a.num_kv_heads = c.Hkv;
+    a.q_len = c.T;
+    a.kv_len = c.S;
+    a.head_dim = c.D;
+    a.causal = c.causal;
+    a.scale = scale;
+    a.q = static_cast<const float*>(dq_in.data());
+    a.k = static_cast<const float*>(dk_in.data());
+    a.v = static_cast<const float*>(dv_in.data());
+    a.out = static_cast<float*>(dout.data());
+    a.lse = static_cast<float*>(dlse.data());
+    cuda::attention_simple_forward_f32(a);
+    a.dout = static_cast<const float*>(dg.data());
+    a.dq = static_cast<float*>(ddq.data());
+    a.dk_per_qhead = static_cast<float*>(ddk.data());
+    a.dv_per_qhead = static_cast<float*>(ddv.data());
+    a.delta = static_cast<float*>(ddelta.data());
+    cuda::attention_simple_backward_f32(a);
+    EXPECT_TRUE(all_close(dout.read(), out, kF32, "out"));
+    // Rows that see no key (S < T) have lse = -inf on both sides; compare the finite ones.
+    auto got_lse = dlse.read();
+    for (size_t i = 0; i < lse.size(); ++i) {
+      if (std::isinf(lse[i])) {
+        EXPECT_TRUE(std::isinf(got_lse[i]) && got_lse[i] < 0) << "lse row " << i;
+        got_lse[i] = lse[i] = 0.0f;
+      }
+    }
+    EXPECT_TRUE(all_close(got_lse, lse, kF32, "lse"));
+    EXPECT_TRUE(all_close(ddq.read(), dq, kF32, "dq"));
+    EXPECT_TRUE(all_close(ddk.read(), dk, kF32, "dk per query head"));
+    EXPECT_TRUE(all_close(ddv.read(), dv, kF32, "dv per query head"));
+  }
 }
 
 }  // namespace

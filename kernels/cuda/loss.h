@@ -1,5 +1,5 @@
-// CUDA softmax over the last dim, and the fused softmax + cross-entropy over the vocabulary that
-// writes dlogits in place of the logits (the (rows, vocab) probabilities never exist separately).
+// CUDA fused softmax + cross-entropy over the vocabulary that writes dlogits in place of the logits
+// (the (rows, vocab) probabilities never exist separately). The CPU kernels are kernels/cpu/loss.h.
 // Plain C++: pointers are device pointers, stream is a cudaStream_t as void* (nullptr = anvil's).
 #pragma once
 
@@ -8,11 +8,6 @@
 #include "core/base/dtype.h"
 
 namespace anvil::kernels::cuda {
-
-// y = softmax(x) per row of a contiguous (rows, cols) tensor (y may equal x).
-void softmax_forward(DType dtype, const void* x, void* y, int64_t rows, int64_t cols, void* stream);
-// dx = y * (dy - sum(dy * y)) per row   (=; dx may equal dy)
-void softmax_backward(DType dtype, const void* y, const void* dy, void* dx, int64_t rows, int64_t cols, void* stream);
 
 struct CrossEntropyArgs {
   DType dtype = DType::BF16;
@@ -29,6 +24,7 @@ struct CrossEntropyArgs {
   const float* dloss_per_row = nullptr;   // optional (rows) f32 upstream gradient
   void* stream = nullptr;
 };
+// losses (=) and, when write_dlogits, dlogits in place of the logits (=).
 void cross_entropy_fused(const CrossEntropyArgs& args);
 
 }  // namespace anvil::kernels::cuda

@@ -1,4 +1,4 @@
-// CUDA GEMM, tensor-core and simple fallback (cuBLASLt lives in gemm_cublaslt.cu).
+// CUDA GEMM, tensor-core and simple fallback (see matmul.h for the API).
 //
 // Math: C (M, N) = epilogue(alpha * op(A) (M, K) @ op(B) (K, N) + beta * C), per batch matrix.
 // Trick (tensor-core kernel, mma_sync_128x128x32_3stage):
@@ -18,7 +18,7 @@
 #include <cstdint>
 
 #include "kernels/cuda/common.cuh"
-#include "kernels/cuda/gemm.h"
+#include "kernels/cuda/matmul.h"
 
 namespace anvil::kernels::cuda {
 
@@ -352,7 +352,7 @@ GemmBackend gemm(const GemmArgs& a, GemmBackend backend) {
   validate(a);
   if (backend == GemmBackend::Auto) backend = gemm_tensor_core_can_run(a) ? GemmBackend::TensorCore : GemmBackend::Simple;
   if (a.M == 0 || a.N == 0 || a.batch == 0) return backend;
-  if (a.K == 0 && backend != GemmBackend::CublasLt) backend = GemmBackend::Simple;  // C = epilogue(beta * C)
+  if (a.K == 0) backend = GemmBackend::Simple;  // C = epilogue(beta * C)
   cudaStream_t s = resolve_stream(a.stream);
   switch (backend) {
     case GemmBackend::TensorCore:
@@ -364,11 +364,6 @@ GemmBackend gemm(const GemmArgs& a, GemmBackend backend) {
         using Out = decltype(out_tag);
         if constexpr (!std::is_same_v<T, float>) run_tensor_core<T, Out>(a, s);
       });
-      break;
-    case GemmBackend::CublasLt:
-      ANVIL_CHECK_OP(gemm_cublaslt_can_run(a), "[gemm] cuBLASLt cannot run dtype ", dtype_name(a.input_dtype),
-                     " -> ", dtype_name(a.output_dtype), " with these pointers/strides");
-      gemm_cublaslt(a);
       break;
     case GemmBackend::Simple:
     case GemmBackend::Auto:

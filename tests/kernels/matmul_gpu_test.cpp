@@ -1,11 +1,11 @@
-// CUDA GEMM backends (tensor-core mma.sync, cuBLASLt, simple) against kernels/cpu gemm_f32 on the
+// CUDA GEMM backends (tensor-core mma.sync, simple) against kernels/cpu gemm_f32 on the
 // same bf16/f16-rounded inputs, over all four transpose combinations, odd multiples of 8, batches,
 // the bias/GELU epilogue and beta accumulation; plus the can_run gate and the fallback.
 #include <cmath>
 
 #include "core/base/error.h"
 #include "kernels/cpu/matmul.h"
-#include "kernels/cuda/gemm.h"
+#include "kernels/cuda/matmul.h"
 #include "tests/kernels/gpu_test_util.h"
 
 namespace anvil {
@@ -85,7 +85,7 @@ void check_backend(cuda::GemmBackend backend, DType in, DType out, const Problem
 const Problem kShapes[] = {{128, 128, 64, false, false}, {72, 40, 24, false, true}, {200, 136, 96, true, false},
                            {8, 264, 40, true, true},     {136, 8, 520, false, true}};
 
-TEST(GemmGpu, TensorCoreMatchesCpuForAllLayouts) {
+TEST(MatmulGpu, TensorCoreMatchesCpuForAllLayouts) {
   ANVIL_SKIP_WITHOUT_GPU();
   for (DType in : {DType::BF16, DType::F16}) {
     for (Problem p : kShapes) {
@@ -100,26 +100,20 @@ TEST(GemmGpu, TensorCoreMatchesCpuForAllLayouts) {
   }
 }
 
-TEST(GemmGpu, TensorCoreBatchedWith16BitOutput) {
+TEST(MatmulGpu, TensorCoreBatchedWith16BitOutput) {
   ANVIL_SKIP_WITHOUT_GPU();
   check_backend(cuda::GemmBackend::TensorCore, DType::BF16, DType::BF16, {96, 80, 48, false, true, 3}, 7);
   check_backend(cuda::GemmBackend::TensorCore, DType::F16, DType::F16, {40, 56, 136, true, false, 2}, 8);
 }
 
-TEST(GemmGpu, CublasLtMatchesCpu) {
-  ANVIL_SKIP_WITHOUT_GPU();
-  for (Problem p : kShapes) check_backend(cuda::GemmBackend::CublasLt, DType::BF16, DType::F32, p, 300 + p.N);
-  check_backend(cuda::GemmBackend::CublasLt, DType::BF16, DType::BF16, {64, 72, 40, false, true, 2}, 9);
-}
-
-TEST(GemmGpu, SimpleKernelRunsOddShapesAndF32) {
+TEST(MatmulGpu, SimpleKernelRunsOddShapesAndF32) {
   ANVIL_SKIP_WITHOUT_GPU();
   check_backend(cuda::GemmBackend::Simple, DType::F32, DType::F32, {37, 29, 19, false, false}, 11);
   check_backend(cuda::GemmBackend::Simple, DType::F32, DType::F32, {5, 33, 70, true, true, 2}, 12);
   check_backend(cuda::GemmBackend::Simple, DType::BF16, DType::F32, {17, 9, 31, true, false}, 13);
 }
 
-TEST(GemmGpu, AutoFallsBackWhenTensorCoresCannotRun) {
+TEST(MatmulGpu, AutoFallsBackWhenTensorCoresCannotRun) {
   ANVIL_SKIP_WITHOUT_GPU();
   const Problem p{37, 24, 20, false, false};
   auto A = round_to(random_normal(p.M * p.K, 21), DType::BF16);
@@ -132,7 +126,7 @@ TEST(GemmGpu, AutoFallsBackWhenTensorCoresCannotRun) {
   EXPECT_THROW(cuda::gemm(args, cuda::GemmBackend::TensorCore), OpError);
 }
 
-TEST(GemmGpu, BiasGeluEpilogueAndBetaAccumulate) {
+TEST(MatmulGpu, BiasGeluEpilogueAndBetaAccumulate) {
   ANVIL_SKIP_WITHOUT_GPU();
   const Problem p{72, 48, 40, false, true};
   auto A = round_to(random_normal(p.M * p.K, 31), DType::BF16);
@@ -140,7 +134,7 @@ TEST(GemmGpu, BiasGeluEpilogueAndBetaAccumulate) {
   auto bias = random_normal(p.N, 33);
   auto c0 = random_normal(p.M * p.N, 34);
   const auto ab = reference(p, A, B, 0);
-  for (auto backend : {cuda::GemmBackend::TensorCore, cuda::GemmBackend::Simple, cuda::GemmBackend::CublasLt}) {
+  for (auto backend : {cuda::GemmBackend::TensorCore, cuda::GemmBackend::Simple}) {
     DeviceTensor dA(A, DType::BF16), dB(B, DType::BF16), dbias(bias, DType::F32);
     {  // C = gelu(0.5 * A @ B + bias)
       DeviceTensor dC(p.M * p.N, DType::F32);

@@ -1,9 +1,10 @@
-// CUDA GEMM: C (M, N) = epilogue(alpha * op(A) @ op(B) + beta * C), batched with strides.
+// CUDA GEMM (the matmul family; kernels/cpu/matmul.h is the CPU side):
+// C (M, N) = epilogue(alpha * op(A) @ op(B) + beta * C), batched with strides.
 //
-// Backends: a hand-written tensor-core kernel (bf16/f16 in, fp32 accumulate), cuBLASLt as the
-// selectable alternative, and a simple tiled fp32-FMA kernel that runs any shape, stride and dtype
-// (f32 too) as the fallback. GemmBackend::Auto takes the tensor-core kernel when
-// gemm_tensor_core_can_run() and the simple kernel otherwise.
+// Backends: a hand-written tensor-core kernel (bf16/f16 in, fp32 accumulate) and a simple tiled
+// fp32-FMA kernel that runs any shape, stride and dtype (f32 too) as the fallback.
+// GemmBackend::Auto takes the tensor-core kernel when gemm_tensor_core_can_run() and the simple
+// kernel otherwise.
 // Plain C++: pointers are device pointers, stream is a cudaStream_t as void* (nullptr = anvil's).
 #pragma once
 
@@ -14,7 +15,7 @@
 
 namespace anvil::kernels::cuda {
 
-enum class GemmBackend { Auto, TensorCore, CublasLt, Simple };
+enum class GemmBackend { Auto, TensorCore, Simple };
 // Applied after alpha/beta: Bias adds bias[n]; BiasGelu then applies GELU (tanh).
 enum class GemmEpilogue { None, Bias, BiasGelu };
 
@@ -41,23 +42,16 @@ struct GemmArgs {
   float beta = 0.0f;  // beta = 1 accumulates into C (`+=`, weight gradients); C is not read when 0
   GemmEpilogue epilogue = GemmEpilogue::None;
   const float* bias = nullptr;  // (N) f32, for Bias / BiasGelu
-  void* workspace = nullptr;    // cuBLASLt scratch (optional; more algorithms with some MiB)
-  size_t workspace_bytes = 0;
   void* stream = nullptr;
 };
 
 // True when the tensor-core kernel applies: bf16/f16 inputs, M, N, K, leading dimensions and batch
 // strides multiples of 8, A/B/C 16-byte aligned, output f32 or the input dtype.
 bool gemm_tensor_core_can_run(const GemmArgs& args);
-// True when cuBLASLt can be asked (bf16/f16 inputs, output f32 or the input dtype, 16-byte
-// aligned pointers); it may still find no algorithm, which gemm() reports as RuntimeFailure.
-bool gemm_cublaslt_can_run(const GemmArgs& args);
 
-// Runs the GEMM and returns the backend used. A backend named explicitly that cannot run the
-// problem throws OpError; Auto never does for valid arguments.
+// Runs the GEMM and returns the backend used. Writes C with `=` when beta == 0 and accumulates
+// (C = ... + beta * C) otherwise, like the CPU gemm_f32's accumulate flag. A backend named
+// explicitly that cannot run the problem throws OpError; Auto never does for valid arguments.
 GemmBackend gemm(const GemmArgs& args, GemmBackend backend = GemmBackend::Auto);
-
-// The cuBLASLt path alone (gemm_cublaslt.cu); gemm() calls it for GemmBackend::CublasLt.
-void gemm_cublaslt(const GemmArgs& args);
 
 }  // namespace anvil::kernels::cuda

@@ -1,4 +1,4 @@
-// CUDA fused AdamW and global gradient norm (see adamw.h for the API).
+// CUDA fused AdamW and global gradient norm (see optimizer.h for the API).
 //
 // Math: torch.optim.AdamW (decoupled weight decay, bias-corrected moments); global norm
 //   ||g|| = sqrt(sum_t sum_i g_t[i]^2).
@@ -12,7 +12,7 @@
 // Speed: not yet measured (no GPU lent).
 #include <cmath>
 
-#include "kernels/cuda/adamw.h"
+#include "kernels/cuda/optimizer.h"
 #include "kernels/cuda/common.cuh"
 
 namespace anvil::kernels::cuda {

@@ -1,9 +1,9 @@
 // CUDA fused AdamW against a double-precision torch-style AdamW over several steps (with weight
 // decay, a grad scale, a device clip coefficient and a bf16 weight copy), and the two-pass global
-// gradient norm against a double sum, including its determinism.
+// gradient norm against a double sum, including its determinism; SGD against its formula.
 #include <cmath>
 
-#include "kernels/cuda/adamw.h"
+#include "kernels/cuda/optimizer.h"
 #include "tests/kernels/gpu_test_util.h"
 
 namespace anvil {
@@ -14,6 +14,7 @@ using gputest::all_close;
 using gputest::DeviceTensor;
 using gputest::random_normal;
 using gputest::round_to;
+using gputest::tolerance_for;
 
 TEST(AdamWGpu, StepsMatchReferenceAndWriteBf16Copy) {
   ANVIL_SKIP_WITHOUT_GPU();
@@ -90,6 +91,26 @@ TEST(AdamWGpu, GlobalGradNormIsExactAndDeterministic) {
   const double want = std::sqrt(sumsq);
   EXPECT_NEAR(norm.read()[0], want, 1e-5 * want);
   EXPECT_NEAR(scale.read()[0], std::min(1.0, 1.0 / (want + 1e-6)), 1e-6);
+}
+
+TEST(SgdGpu, SgdStepMatchesTheFormula) {
+  ANVIL_SKIP_WITHOUT_GPU();
+  const int64_t n = 1001;
+  const float lr = 0.1f, momentum = 0.9f, wd = 0.01f;
+  for (bool nesterov : {false, true}) {
+    const auto p0 = random_normal(n, 8), g = random_normal(n, 9), b0 = random_normal(n, 10);
+    std::vector<double> want_p(static_cast<size_t>(n)), want_b(static_cast<size_t>(n));
+    for (size_t i = 0; i < size_t(n); ++i) {
+      const double gi = double(g[i]) + wd * double(p0[i]);
+      want_b[i] = momentum * double(b0[i]) + gi;
+      want_p[i] = double(p0[i]) - lr * (nesterov ? gi + momentum * want_b[i] : want_b[i]);
+    }
+    DeviceTensor dp(p0, DType::F32), dg(g, DType::F32), db(b0, DType::F32);
+    cuda::sgd_step(static_cast<float*>(dp.data()), static_cast<const float*>(dg.data()), static_cast<float*>(db.data()),
+                   n, lr, momentum, wd, nesterov, nullptr);
+    EXPECT_TRUE(all_close(dp.read(), want_p, tolerance_for(DType::F32), "params"));
+    EXPECT_TRUE(all_close(db.read(), want_b, tolerance_for(DType::F32), "momentum"));
+  }
 }
 
 }  // namespace

@@ -1,12 +1,12 @@
-// CPU reference kernels for the optimizer updates; see update_kernels.h for the math.
+// CPU reference kernels for the optimizer updates; see optimizer.h for the math.
 //
 // Each loop runs in parallel only above a size threshold: small tensors (biases, norm weights)
 // finish faster on one thread than it takes to wake the OpenMP team.
-#include "optim/update_kernels.h"
+#include "kernels/cpu/optimizer.h"
 
 #include <cmath>
 
-namespace anvil::optim {
+namespace anvil::kernels::cpu {
 namespace {
 constexpr int64_t kParallelThreshold = 1 << 15;
 }  // namespace
@@ -58,9 +58,4 @@ double sum_squares_f32(const float* x, int64_t n) {
   return total;
 }
 
-void scale_inplace_f32(float* x, int64_t n, float s) {
-#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
-  for (int64_t i = 0; i < n; ++i) x[i] *= s;
-}
-
-}  // namespace anvil::optim
+}  // namespace anvil::kernels::cpu
