@@ -77,6 +77,16 @@ inline std::vector<float> random_uniform(int64_t n, uint64_t seed, float lo, flo
 }
 
 // The value a float takes once stored in `t` (f32, bf16, f16).
+// softmax of x[0, n) in double precision (the reference of the softmax and loss kernels).
+inline std::vector<double> softmax_row(const float* x, int64_t n) {
+  double m = -INFINITY, s = 0;
+  for (int64_t i = 0; i < n; ++i) m = std::max(m, double(x[i]));
+  for (int64_t i = 0; i < n; ++i) s += std::exp(x[i] - m);
+  std::vector<double> y(n);
+  for (int64_t i = 0; i < n; ++i) y[i] = std::exp(x[i] - m) / s;
+  return y;
+}
+
 inline float round_to(float v, DType t) {
   if (t == DType::BF16) return bf16_to_f32(f32_to_bf16(v));
   if (t == DType::F16) return f16_to_f32(f32_to_f16(v));

@@ -12,15 +12,7 @@ using gputest::all_close;
 using gputest::DeviceTensor;
 using gputest::random_normal;
 using gputest::round_to;
-
-std::vector<double> softmax_row(const float* x, int64_t n) {
-  double m = -INFINITY, s = 0;
-  for (int64_t i = 0; i < n; ++i) m = std::max(m, double(x[i]));
-  for (int64_t i = 0; i < n; ++i) s += std::exp(x[i] - m);
-  std::vector<double> y(n);
-  for (int64_t i = 0; i < n; ++i) y[i] = std::exp(x[i] - m) / s;
-  return y;
-}
+using gputest::softmax_row;
 
 TEST(SoftmaxGpu, SoftmaxForwardBackward) {
   ANVIL_SKIP_WITHOUT_GPU();
