@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <type_traits>
 
 #include "core/base/error.h"
 #include "tests/support/test_paths.h"
@@ -118,6 +119,18 @@ TEST(ConfigExamples, EveryFileUnderConfigsLoadsAndIsSupported) {
     ++checked;
   }
   EXPECT_GE(checked, 3);
+}
+
+// There is one ModelConfig: the config's model: section is the models layer's own struct (plus
+// init_from), not a second definition copied field by field into it.
+TEST(ConfigModel, TheModelSectionIsTheModelsOwnConfig) {
+  static_assert(std::is_base_of_v<models::ModelConfig, ModelSection>);
+  static_assert(std::is_same_v<decltype(Config::model), ModelSection>);
+  const Config c = load_config(example("llama-tiny.yaml"));
+  const models::ModelConfig& m = c.model;  // a reference, no conversion
+  EXPECT_EQ(m.arch, "llama");
+  EXPECT_EQ(m.d_ff, 384);
+  EXPECT_NO_THROW(models::validate_config(m, "llama-tiny.yaml"));
 }
 
 TEST(ConfigDefaults, EmptySectionsGiveTheDefaultConfig) {
