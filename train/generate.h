@@ -25,8 +25,8 @@ struct SamplingOptions {
 
 // Checks, before anything is generated, that text sampled from a model of model_vocab ids can be
 // decoded by `tok` (loaded from tokenizer_path, a tokenizer folder or file): a tokenizer with more
-// ids than the model, or with a special token id >= model_vocab, throws InputError naming the
-// tokenizer file and both sizes. A smaller tokenizer is fine: returns the vocab_limit to sample
+// ids than the model (its size counts special tokens: it is the largest id + 1) throws InputError
+// naming the tokenizer file and both sizes. A smaller tokenizer is fine: returns the vocab_limit to sample
 // with (the tokenizer's vocabulary size). Used by `anvil generate` and the trainer's samples.
 int64_t check_tokenizer_fits_model(const data::BpeTokenizer& tok, const std::filesystem::path& tokenizer_path,
                                    int64_t model_vocab);
