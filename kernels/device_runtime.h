@@ -10,7 +10,10 @@ namespace anvil::kernels {
 bool cuda_built();          // compiled with CUDA support
 int cuda_device_count();    // 0 when not built with CUDA or no GPU/driver is present
 void cuda_set_device(int device);
-void* cuda_malloc(size_t nbytes, int device);  // raw device allocation; throws RuntimeFailure
+// Raw device allocation: nullptr when the device is out of memory (the caching allocator then frees
+// its cache and retries); any other failure throws RuntimeFailure with the real CUDA error (often
+// a sticky one an earlier kernel left: ANVIL_SYNC_LAUNCHES=1 makes each launch report its own).
+void* cuda_malloc_or_null(size_t nbytes, int device);
 void cuda_free(void* p, int device);
 enum class CopyKind { HostToDevice, DeviceToHost, DeviceToDevice };
 // Synchronous with respect to the host for DeviceToHost; ordered on the device's stream.

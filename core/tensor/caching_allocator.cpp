@@ -98,13 +98,9 @@ CachingAllocator& cuda_caching_allocator(int device) {
   auto& a = allocators[device];
   if (!a) {
     a = std::make_unique<CachingAllocator>(
-        [device](size_t n) -> void* {
-          try {
-            return kernels::cuda_malloc(n, device);
-          } catch (const RuntimeFailure&) {
-            return nullptr;
-          }
-        },
+        // nullptr only when out of memory; other CUDA errors propagate as they are (they used to
+        // be reported as out of memory).
+        [device](size_t n) -> void* { return kernels::cuda_malloc_or_null(n, device); },
         [device](void* p) { kernels::cuda_free(p, device); });
   }
   return *a;

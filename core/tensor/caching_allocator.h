@@ -27,6 +27,8 @@ struct AllocatorStats {
 
 class CachingAllocator final : public Allocator {
  public:
+  // RawAlloc returns nullptr when the device is out of memory (the allocator then returns its cache
+  // to the device and retries once); any other failure it throws, and allocate() lets it through.
   using RawAlloc = std::function<void*(size_t)>;
   using RawFree = std::function<void(void*)>;
   CachingAllocator(RawAlloc alloc, RawFree free);

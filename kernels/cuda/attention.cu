@@ -82,7 +82,9 @@ __device__ __forceinline__ void load_rows(uint32_t (*tile)[Stride], const View& 
 template <typename T, int D>
 __global__ void __launch_bounds__(kAttnThreads) attention_forward_kernel(AttnParams p) {
   constexpr int kWords = D / 2, kPad = kWords + 1, kWordsPerLane = kWords / kWarpSize;
-  __shared__ float sq[kTile][D];  // pre-scaled by scale * log2(e)
+  // Pre-scaled by scale * log2(e). Read as float2 (8-byte loads) below: a __shared__ array is only
+  // guaranteed its element's alignment (4), so the alignment the loads need is asked for.
+  __shared__ __align__(16) float sq[kTile][D];
   __shared__ uint32_t sk[kTile][kPad];
   __shared__ uint32_t sv[kTile][kWords];
   const int64_t q_block = gridDim.x - 1 - blockIdx.x;  // longest causal rows first

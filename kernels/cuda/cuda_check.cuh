@@ -31,6 +31,11 @@ inline void check(cublasStatus_t status, const char* expr, const char* file, int
 [[noreturn]] void throw_launch_error(cudaError_t status, const char* kernel, const char* file, int line, dim3 grid,
                                      dim3 block, size_t smem_bytes);
 
+// Whether every launch waits for its kernel and reports a fault at that kernel (the CUDA error of a
+// faulting kernel otherwise surfaces at some later call, e.g. a cudaMalloc): on in debug builds,
+// and in any build with ANVIL_SYNC_LAUNCHES=1 (slow; for finding a fault, like CUDA_LAUNCH_BLOCKING).
+bool sync_launches();
+
 // Launches `kernel` and checks the launch itself (bad configuration, missing image). Execution
 // errors surface at the next synchronizing call, which is checked too.
 template <typename... Params, typename... Args>
@@ -39,6 +44,7 @@ void launch(const char* name, const char* file, int line, void (*kernel)(Params.
   if (grid.x == 0 || grid.y == 0 || grid.z == 0) return;  // empty problem: nothing to launch
   kernel<<<grid, block, smem_bytes, stream>>>(static_cast<Params>(args)...);
   cudaError_t status = cudaGetLastError();
+  if (status == cudaSuccess && sync_launches()) status = cudaStreamSynchronize(stream);
   if (status != cudaSuccess) throw_launch_error(status, name, file, line, grid, block, smem_bytes);
 }
 

@@ -76,17 +76,21 @@ int cuda_device_count() {
 
 void cuda_set_device(int device) { ANVIL_CUDA_CHECK(cudaSetDevice(device)); }
 
-void* cuda_malloc(size_t nbytes, int device) {
+void* cuda_malloc_or_null(size_t nbytes, int device) {
   if (nbytes == 0) return nullptr;
   DeviceGuard guard(device);
   void* p = nullptr;
-  cudaError_t status = cudaMalloc(&p, nbytes);
+  const cudaError_t status = cudaMalloc(&p, nbytes);
   if (status == cudaErrorMemoryAllocation) {
-    cudaGetLastError();
-    throw RuntimeFailure("CUDA out of memory: could not allocate " + std::to_string(nbytes) + " bytes on device " +
-                         std::to_string(device));
+    cudaGetLastError();  // not sticky: clear it so the retry after freeing the cache starts clean
+    return nullptr;
   }
-  ANVIL_CUDA_CHECK(status);
+  if (status != cudaSuccess)
+    throw RuntimeFailure(detail::concat(
+        "cudaMalloc of ", nbytes, " bytes on device ", device, " failed: ", cudaGetErrorName(status), ": ",
+        cudaGetErrorString(status),
+        " (not out of memory: an error like this is usually left by an earlier kernel that faulted; rerun with "
+        "ANVIL_SYNC_LAUNCHES=1 or CUDA_LAUNCH_BLOCKING=1 to have it reported at that kernel)"));
   return p;
 }
 

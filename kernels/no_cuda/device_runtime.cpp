@@ -14,7 +14,7 @@ namespace {
 bool cuda_built() { return false; }
 int cuda_device_count() { return 0; }
 void cuda_set_device(int) { no_cuda(); }
-void* cuda_malloc(size_t, int) { no_cuda(); }
+void* cuda_malloc_or_null(size_t, int) { no_cuda(); }
 void cuda_free(void*, int) { no_cuda(); }
 void cuda_memcpy(void*, const void*, size_t, CopyKind, int) { no_cuda(); }
 void cuda_memset_zero(void*, size_t, int) { no_cuda(); }

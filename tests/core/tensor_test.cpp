@@ -2,7 +2,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <string>
 
+#include "core/base/error.h"
 #include "core/tensor/caching_allocator.h"
 #include "tests/support/gradcheck.h"
 
@@ -92,6 +95,40 @@ TEST(CachingAllocator, ReusesFreedBlocksAndTracksPeak) {
   EXPECT_GT(alloc.stats().reserved_bytes, 0);
   alloc.empty_cache();
   EXPECT_EQ(alloc.stats().reserved_bytes, 0);
+}
+
+// A raw allocation that fails for another reason than memory (on CUDA: a sticky error a faulting
+// kernel left) is reported as itself; only nullptr means out of memory, and then the cache goes
+// back to the device before one retry.
+TEST(CachingAllocator, OnlyANullRawAllocationIsOutOfMemory) {
+  CachingAllocator broken([](size_t) -> void* { throw RuntimeFailure("cudaErrorIllegalAddress: an illegal memory access"); },
+                          [](void* p) { std::free(p); });
+  try {
+    broken.allocate(100);
+    ADD_FAILURE() << "expected the raw allocation's error";
+  } catch (const RuntimeFailure& e) {
+    EXPECT_NE(std::string(e.what()).find("cudaErrorIllegalAddress"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("out of device memory"), std::string::npos) << e.what();
+  }
+
+  int calls = 0, frees = 0;
+  CachingAllocator full([&](size_t n) -> void* { return ++calls == 3 ? nullptr : std::malloc(n); },
+                        [&](void* p) { ++frees, std::free(p); });
+  void* a = full.allocate(1000);
+  full.deallocate(a, 1000);                  // cached
+  void* b = full.allocate(4 << 20);          // a new size class: raw call 2
+  void* c = full.allocate(8 << 20);          // raw call 3 fails, the cache is freed, call 4 succeeds
+  EXPECT_EQ(calls, 4);
+  EXPECT_EQ(frees, 1);
+  full.deallocate(b, 4 << 20);
+  full.deallocate(c, 8 << 20);
+  CachingAllocator none([](size_t) -> void* { return nullptr; }, [](void* p) { std::free(p); });
+  try {
+    none.allocate(100);
+    ADD_FAILURE() << "expected out of memory";
+  } catch (const RuntimeFailure& e) {
+    EXPECT_NE(std::string(e.what()).find("out of device memory"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Autograd, AccumulatesIntoLeavesAndRunsHooks) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/base/dtype.h"
+#include "core/base/error.h"
 #include "core/base/rng.h"
 #include "kernels/device_runtime.h"
 
@@ -27,7 +28,9 @@ namespace anvil::gputest {
 // Raw device memory on device 0, freed on scope exit.
 class DeviceBuffer {
  public:
-  explicit DeviceBuffer(size_t bytes) : bytes_(bytes), ptr_(kernels::cuda_malloc(bytes, 0)) {}
+  explicit DeviceBuffer(size_t bytes) : bytes_(bytes), ptr_(kernels::cuda_malloc_or_null(bytes, 0)) {
+    if (bytes > 0 && !ptr_) throw RuntimeFailure("test buffer: the GPU is out of memory");
+  }
   ~DeviceBuffer() {
     if (ptr_) kernels::cuda_free(ptr_, 0);
   }
