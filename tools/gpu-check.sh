@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
-# GPU check: configure a CUDA build for the GPU this machine has, build, run every `gpu`-labelled
-# test (CUDA kernels against the CPU references) and the benchmarks if any, then print a summary.
-#   tools/gpu-check.sh [build-dir]      (default build-gpu; CUDA_ARCH=NN overrides the detection)
+# GPU check: runs every gpu test (CUDA kernels against the CPU references), the benchmarks and
+# `anvil bench` on this machine's GPU, then prints a summary (and writes $OUT/gpu-check.json when
+# $OUT is set, as on the lent device machine).
+#   tools/gpu-check.sh --bundle DIR     run what tools/gpu-bundle.sh built, building nothing (falls
+#                                       back to a build when the bundle's anvil cannot start here)
+#   tools/gpu-check.sh [build-dir]      configure and build a CUDA build first (default build-gpu;
+#                                       CUDA_ARCH=NN overrides the detected architecture)
 # It is a check of a GPU: on a machine where no GPU can be used it fails at once, and it fails when
 # every gpu test skipped, when any test failed, or when a benchmark failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-BUILD_DIR=${1:-build-gpu}
+BUNDLE=""
+BUILD_DIR=build-gpu
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --bundle) BUNDLE=$2; shift 2 ;;
+    *) BUILD_DIR=$1; shift ;;
+  esac
+done
 export PATH="$PATH:/usr/local/cuda/bin"
 
 gpu_name="none"
@@ -21,24 +32,59 @@ else
   exit 2
 fi
 arch=${arch:-90}
+nvidia-smi --query-gpu=name,compute_cap,memory.total,driver_version --format=csv
 
-echo "== configure ($BUILD_DIR, CUDA arch $arch, GPU: $gpu_name)"
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DANVIL_CUDA=ON \
-  -DCMAKE_CUDA_ARCHITECTURES="$arch" || exit 1
+mode="build"
+build_s=0
+if [ -n "$BUNDLE" ]; then
+  BUNDLE_FILES="$BUNDLE"
+  if [ -f "$BUNDLE/payload.tar.xz" ]; then
+    BUNDLE=$("$BUNDLE/unpack.sh") || { echo "gpu-check: cannot unpack $BUNDLE_FILES/payload.tar.xz" >&2; exit 1; }
+  fi
+  if "$BUNDLE/bin/anvil" --version >/dev/null 2>&1; then
+    mode="bundle"
+    ANVIL="$BUNDLE/bin/anvil"
+    echo "== bundle $BUNDLE_FILES"; head -5 "$BUNDLE_FILES/MANIFEST" 2>/dev/null
+  else
+    echo "gpu-check: the bundle's anvil cannot start here; falling back to a build:" >&2
+    "$BUNDLE/bin/anvil" --version 2>&1 | head -5 >&2
+  fi
+fi
 
-echo "== build"
-build_start=$(date +%s)
-cmake --build "$BUILD_DIR" -j "$(nproc)" || exit 1
-build_s=$(( $(date +%s) - build_start ))
+if [ "$mode" = build ]; then
+  echo "== configure ($BUILD_DIR, CUDA arch $arch, GPU: $gpu_name)"
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DANVIL_CUDA=ON \
+    -DCMAKE_CUDA_ARCHITECTURES="$arch" || exit 1
+  echo "== build"
+  build_start=$(date +%s)
+  cmake --build "$BUILD_DIR" -j "$(nproc)" || exit 1
+  build_s=$(( $(date +%s) - build_start ))
+  ANVIL="$BUILD_DIR/bin/anvil"
+fi
 
 echo "== gpu tests"
-test_log="$BUILD_DIR/gpu-check-tests.log"
-( cd "$BUILD_DIR" && ctest -L gpu --output-on-failure --timeout 900 ) 2>&1 | tee "$test_log"
-test_rc=${PIPESTATUS[0]}
+if [ "$mode" = bundle ]; then
+  test_log=$(mktemp)
+  "$BUNDLE/run-gpu-tests.sh" --source "$PWD" 2>&1 | tee "$test_log"
+  test_rc=${PIPESTATUS[0]}
+  summary=$(grep -E '^gpu tests: ' "$test_log" | tail -1)
+  passed=$(sed -E 's/^gpu tests: ([0-9]+) passed.*/\1/' <<<"$summary"); passed=${passed:-0}
+  skipped=$(sed -E 's/.* ([0-9]+) skipped.*/\1/' <<<"$summary"); skipped=${skipped:-0}
+  failed=$(sed -E 's/.* ([0-9]+) binaries failed.*/\1/' <<<"$summary"); failed=${failed:-0}
+else
+  test_log="$BUILD_DIR/gpu-check-tests.log"
+  ( cd "$BUILD_DIR" && ctest -L gpu --output-on-failure --timeout 900 ) 2>&1 | tee "$test_log"
+  test_rc=${PIPESTATUS[0]}
+  # One line per test ("N/M Test #K: name ... Passed|***Failed|***Skipped"); ctest's closing list
+  # repeats the skipped and failed ones, so count the per-test lines only.
+  passed=$(grep -cE "^ *[0-9]+/[0-9]+ Test +#[0-9]+: .* Passed" "$test_log" || true)
+  failed=$(grep -cE "^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*\*\*\*(Failed|Exception|Timeout)" "$test_log" || true)
+  skipped=$(grep -cE "^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*\*\*\*Skipped" "$test_log" || true)
+fi
 
 bench_status="none built"
-bench_dir="$BUILD_DIR/bin"
-benches=$(ls "$bench_dir"/*_bench 2>/dev/null || true)
+benches=""
+[ "$mode" = build ] && benches=$(ls "$BUILD_DIR"/bin/*_bench 2>/dev/null || true)
 if [ -n "$benches" ]; then
   echo "== benchmarks"
   bench_status="ok"
@@ -51,18 +97,20 @@ fi
 # Training-step benchmarks on the GPU (fp32 through the ops' CUDA kernels; bf16 is not wired yet).
 echo "== anvil bench"
 anvil_bench_status="ok"
+bench_json=()
 for args in "configs/tiny.yaml run.device=cuda --steps 20" \
             "configs/gpt2-124m.yaml run.device=cuda training.precision=fp32 training.micro_batch_size=4 training.global_batch_tokens=4096 --steps 5 --peak-tflops 67"; do
   echo "-- anvil bench $args"
   # shellcheck disable=SC2086
-  timeout 600 "$BUILD_DIR/bin/anvil" bench $args || anvil_bench_status="failed ($args)"
+  if out=$(timeout 600 "$ANVIL" bench $args --json); then
+    echo "$out"
+    bench_json+=("$(grep '^{' <<<"$out" | tail -1)")
+  else
+    echo "$out"
+    anvil_bench_status="failed ($args)"
+  fi
 done
 
-# One line per test ("N/M Test #K: name ... Passed|***Failed|***Skipped"); ctest's closing list
-# repeats the skipped and failed ones, so count the per-test lines only.
-passed=$(grep -cE "^ *[0-9]+/[0-9]+ Test +#[0-9]+: .* Passed" "$test_log" || true)
-failed=$(grep -cE "^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*\*\*\*(Failed|Exception|Timeout)" "$test_log" || true)
-skipped=$(grep -cE "^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*\*\*\*Skipped" "$test_log" || true)
 verdict="ok"
 rc=0
 if [ "$test_rc" -ne 0 ] || [ "$failed" -gt 0 ]; then verdict="FAILED: gpu tests failed"; rc=1
@@ -74,10 +122,16 @@ echo
 echo "================ gpu-check summary ================"
 printf "%-14s %s\n" "GPU" "$gpu_name"
 printf "%-14s %s\n" "CUDA arch" "$arch"
-printf "%-14s %s s\n" "build" "$build_s"
+printf "%-14s %s\n" "binaries" "$mode$([ "$mode" = build ] && echo " ($build_s s)")"
 printf "%-14s %s passed, %s failed, %s skipped\n" "gpu tests" "$passed" "$failed" "$skipped"
 printf "%-14s %s\n" "benchmarks" "$bench_status"
 printf "%-14s %s\n" "anvil bench" "$anvil_bench_status"
 printf "%-14s %s\n" "verdict" "$verdict"
 echo "==================================================="
+if [ -n "${OUT:-}" ] && [ -d "$OUT" ]; then
+  benches_json=$(IFS=,; echo "${bench_json[*]:-}")
+  printf '{"gpu": "%s", "arch": "%s", "mode": "%s", "tests_passed": %s, "tests_failed": %s, "tests_skipped": %s, "anvil_bench": [%s], "verdict": "%s"}\n' \
+    "$gpu_name" "$arch" "$mode" "$passed" "$failed" "$skipped" "$benches_json" "$verdict" > "$OUT/gpu-check.json"
+  cp "$test_log" "$OUT/gpu-check-tests.log" 2>/dev/null || true
+fi
 exit "$rc"

@@ -6,12 +6,22 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 
 namespace anvil::test {
 
-std::filesystem::path source_dir() { return ANVIL_SOURCE_DIR; }
-std::filesystem::path shared_dir() { return ANVIL_SHARED_DIR; }
-std::filesystem::path anvil_binary() { return ANVIL_BINARY; }
+namespace {
+// The build's paths, unless the environment names others: a GPU bundle (tools/gpu-bundle.sh) runs
+// the tests on another machine, where the tree and the binary live elsewhere.
+std::filesystem::path from_env_or(const char* name, const char* built_in) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? std::filesystem::path(v) : std::filesystem::path(built_in);
+}
+}  // namespace
+
+std::filesystem::path source_dir() { return from_env_or("ANVIL_SOURCE_DIR", ANVIL_SOURCE_DIR); }
+std::filesystem::path shared_dir() { return from_env_or("ANVIL_SHARED_DIR", ANVIL_SHARED_DIR); }
+std::filesystem::path anvil_binary() { return from_env_or("ANVIL_BINARY", ANVIL_BINARY); }
 
 std::filesystem::path scratch_dir() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
