@@ -148,6 +148,12 @@ void check_supported(const Config& cfg) {
   // ZeRO-1 shards AdamW's moments (the config loader accepts any combination of these two keys).
   ANVIL_CHECK_AS(ConfigError, cfg.distributed.zero_stage == 0 || cfg.optimizer.name == "adamw",
                  "distributed.zero_stage: 1 shards AdamW's moments, but optimizer.name is ", cfg.optimizer.name);
+  // The vendor backends are keys of the schema but not wired into the ops' dispatch yet: refuse
+  // rather than train on anvil's kernels while the config says otherwise.
+  ANVIL_CHECK_AS(ConfigError, cfg.kernels.gemm == "anvil", "kernels.gemm: ", cfg.kernels.gemm,
+                 " is not wired into the ops yet (every GEMM runs anvil's kernels); set kernels.gemm: anvil");
+  ANVIL_CHECK_AS(ConfigError, cfg.kernels.attention == "anvil", "kernels.attention: ", cfg.kernels.attention,
+                 " is not wired into the ops yet (attention runs anvil's kernels); set kernels.attention: anvil");
   // The CUDA attention kernels' limit, checked here so that the op never sees a config it rejects.
   if (Device::parse(cfg.run.device).is_cuda())
     ANVIL_CHECK_AS(ConfigError, cfg.model.head_dim() <= ops::attention_max_head_dim_cuda(),

@@ -205,6 +205,23 @@ TEST(CheckSupported, ACudaHeadDimAboveTheKernelLimitIsAConfigErrorNotAnOpError) 
   EXPECT_NO_THROW(check_supported(c));
 }
 
+// kernels.gemm: cublas and kernels.attention: cudnn used to be accepted and silently ignored.
+TEST(CheckSupported, VendorKernelBackendsThatAreNotWiredAreRefused) {
+  Config c = test::small_train_config("data", "run");
+  c.run.device = "cuda";
+  EXPECT_NO_THROW(check_supported(c));
+  c.kernels.gemm = "cublas";
+  try {
+    check_supported(c);
+    FAIL() << "expected a ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("kernels.gemm: cublas is not wired"), std::string::npos) << e.what();
+  }
+  c.kernels.gemm = "anvil";
+  c.kernels.attention = "cudnn";
+  EXPECT_THROW(check_supported(c), ConfigError);
+}
+
 // The events of every TensorBoard file under dir: (step, is SessionLog START) of each record.
 std::vector<std::pair<int64_t, bool>> session_starts(const fs::path& dir) {
   std::vector<std::pair<int64_t, bool>> out;
