@@ -82,6 +82,41 @@ else
   skipped=$(grep -cE "^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*\*\*\*Skipped" "$test_log" || true)
 fi
 
+# compute-sanitizer on the kernel tests (tests/kernels: small shapes): memcheck (out-of-bounds and
+# misaligned accesses) and racecheck (shared-memory hazards). SANITIZE=0 skips it; a binary that
+# runs past SANITIZE_TIMEOUT seconds (default 30) is reported, not failed (the tools slow kernels
+# down a lot), and runs stop once SANITIZE_BUDGET seconds (default 240) are spent, so the whole
+# check fits a short GPU window.
+sanitizer_status="skipped"
+sanitizer_findings=0
+if [ "${SANITIZE:-1}" != 0 ] && command -v compute-sanitizer >/dev/null 2>&1; then
+  echo "== compute-sanitizer"
+  sanitizer_status="ok"
+  test_dir="$BUILD_DIR/tests"
+  [ "$mode" = bundle ] && test_dir="$BUNDLE/tests"
+  export ANVIL_SOURCE_DIR="$PWD" ANVIL_SHARED_DIR="$PWD/tests/fixtures" ANVIL_BINARY="$ANVIL"
+  sanitize_start=$(date +%s)
+  for src in tests/kernels/*_gpu_test.cpp; do
+    t="$test_dir/$(basename "$src" .cpp)"
+    [ -x "$t" ] || continue
+    for tool in memcheck racecheck; do
+      if [ $(( $(date +%s) - sanitize_start )) -gt "${SANITIZE_BUDGET:-240}" ]; then
+        echo "skip $tool $(basename "$t") (SANITIZE_BUDGET spent)"; sanitizer_status="partial (budget)"; continue
+      fi
+      log=$(mktemp)
+      timeout "${SANITIZE_TIMEOUT:-30}" compute-sanitizer --tool "$tool" --error-exitcode 97 "$t" >"$log" 2>&1
+      rc=$?
+      case "$rc" in
+        0) echo "ok   $tool $(basename "$t")" ;;
+        124) echo "slow $tool $(basename "$t") (over ${SANITIZE_TIMEOUT:-30}s, not judged)" ;;
+        *) echo "FAIL $tool $(basename "$t") (exit $rc)"; grep -E "=========|FAILED" "$log" | head -20
+           sanitizer_findings=$((sanitizer_findings + 1)); sanitizer_status="findings" ;;
+      esac
+      rm -f "$log"
+    done
+  done
+fi
+
 bench_status="none built"
 benches=""
 [ "$mode" = build ] && benches=$(ls "$BUILD_DIR"/bin/*_bench 2>/dev/null || true)
@@ -117,6 +152,7 @@ if [ "$test_rc" -ne 0 ] || [ "$failed" -gt 0 ]; then verdict="FAILED: gpu tests 
 elif [ "$passed" -eq 0 ]; then verdict="FAILED: no gpu test ran (all $skipped skipped: the GPU could not be used)"; rc=1
 elif [ "$bench_status" != "ok" ] && [ "$bench_status" != "none built" ]; then verdict="FAILED: benchmark $bench_status"; rc=1
 elif [ "$anvil_bench_status" != "ok" ]; then verdict="FAILED: anvil bench $anvil_bench_status"; rc=1
+elif [ "$sanitizer_findings" -gt 0 ]; then verdict="FAILED: compute-sanitizer found problems in $sanitizer_findings run(s)"; rc=1
 fi
 echo
 echo "================ gpu-check summary ================"
@@ -126,12 +162,13 @@ printf "%-14s %s\n" "binaries" "$mode$([ "$mode" = build ] && echo " ($build_s s
 printf "%-14s %s passed, %s failed, %s skipped\n" "gpu tests" "$passed" "$failed" "$skipped"
 printf "%-14s %s\n" "benchmarks" "$bench_status"
 printf "%-14s %s\n" "anvil bench" "$anvil_bench_status"
+printf "%-14s %s\n" "sanitizer" "$sanitizer_status"
 printf "%-14s %s\n" "verdict" "$verdict"
 echo "==================================================="
 if [ -n "${OUT:-}" ] && [ -d "$OUT" ]; then
   benches_json=$(IFS=,; echo "${bench_json[*]:-}")
-  printf '{"gpu": "%s", "arch": "%s", "mode": "%s", "tests_passed": %s, "tests_failed": %s, "tests_skipped": %s, "anvil_bench": [%s], "verdict": "%s"}\n' \
-    "$gpu_name" "$arch" "$mode" "$passed" "$failed" "$skipped" "$benches_json" "$verdict" > "$OUT/gpu-check.json"
+  printf '{"gpu": "%s", "arch": "%s", "mode": "%s", "tests_passed": %s, "tests_failed": %s, "tests_skipped": %s, "anvil_bench": [%s], "sanitizer": "%s", "verdict": "%s"}\n' \
+    "$gpu_name" "$arch" "$mode" "$passed" "$failed" "$skipped" "$benches_json" "$sanitizer_status" "$verdict" > "$OUT/gpu-check.json"
   cp "$test_log" "$OUT/gpu-check-tests.log" 2>/dev/null || true
 fi
 exit "$rc"
