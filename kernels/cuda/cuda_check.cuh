@@ -28,8 +28,10 @@ inline void check(cublasStatus_t status, const char* expr, const char* file, int
   }
 }
 
+// `func` is the kernel, for a diagnosis of the launch configuration (shared memory, block size)
+// against what the device and the kernel allow; it is only read on this failure path.
 [[noreturn]] void throw_launch_error(cudaError_t status, const char* kernel, const char* file, int line, dim3 grid,
-                                     dim3 block, size_t smem_bytes);
+                                     dim3 block, size_t smem_bytes, const void* func);
 
 // Whether every launch waits for its kernel and reports a fault at that kernel (the CUDA error of a
 // faulting kernel otherwise surfaces at some later call, e.g. a cudaMalloc): on in debug builds,
@@ -45,7 +47,8 @@ void launch(const char* name, const char* file, int line, void (*kernel)(Params.
   kernel<<<grid, block, smem_bytes, stream>>>(static_cast<Params>(args)...);
   cudaError_t status = cudaGetLastError();
   if (status == cudaSuccess && sync_launches()) status = cudaStreamSynchronize(stream);
-  if (status != cudaSuccess) throw_launch_error(status, name, file, line, grid, block, smem_bytes);
+  if (status != cudaSuccess)
+    throw_launch_error(status, name, file, line, grid, block, smem_bytes, reinterpret_cast<const void*>(kernel));
 }
 
 }  // namespace anvil::kernels::cuda::detail
