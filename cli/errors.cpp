@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "core/base/error.h"
+#include "core/base/text.h"
 
 #ifndef ANVIL_VERSION
 #define ANVIL_VERSION "unknown"
@@ -57,26 +58,11 @@ int report_exception(std::exception_ptr e, std::ostream& err, const std::string&
   }
 }
 
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  std::iota(row.begin(), row.end(), size_t(0));
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
 std::string closest_name(std::string_view word, const std::vector<std::string>& names) {
   std::string best;
-  size_t best_distance = 0;
+  int64_t best_distance = 0;
   for (const std::string& name : names) {
-    const size_t d = edit_distance(word, name);
+    const int64_t d = edit_distance(word, name);
     if (best.empty() || d < best_distance) best = name, best_distance = d;
   }
   return best;

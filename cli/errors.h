@@ -25,9 +25,6 @@ std::string command_line(int argc, const char* const* argv);
 // (see the file comment). command_line goes into the internal-error report.
 int report_exception(std::exception_ptr e, std::ostream& err, const std::string& command_line);
 
-// Levenshtein distance (insertions, deletions, substitutions each cost 1).
-size_t edit_distance(std::string_view a, std::string_view b);
-
 // The name in `names` closest to `word` by edit distance (the first of equals); empty if none.
 std::string closest_name(std::string_view word, const std::vector<std::string>& names);
 

@@ -8,6 +8,7 @@
 
 #include "cli/errors.h"
 #include "core/base/error.h"
+#include "core/base/text.h"
 #include "core/ops/ops.h"
 #include "core/tensor/tensor.h"
 
@@ -82,12 +83,12 @@ TEST(CommandLine, QuotesArgumentsThatNeedIt) {
 }
 
 TEST(EditDistance, CountsInsertionsDeletionsAndSubstitutions) {
-  EXPECT_EQ(edit_distance("", ""), 0u);
-  EXPECT_EQ(edit_distance("train", "train"), 0u);
-  EXPECT_EQ(edit_distance("trian", "train"), 2u);
-  EXPECT_EQ(edit_distance("kitten", "sitting"), 3u);
-  EXPECT_EQ(edit_distance("", "eval"), 4u);
-  EXPECT_EQ(edit_distance("evaluate", "eval"), 4u);
+  EXPECT_EQ(anvil::edit_distance("", ""), 0);
+  EXPECT_EQ(anvil::edit_distance("train", "train"), 0);
+  EXPECT_EQ(anvil::edit_distance("trian", "train"), 2);
+  EXPECT_EQ(anvil::edit_distance("kitten", "sitting"), 3);
+  EXPECT_EQ(anvil::edit_distance("", "eval"), 4);
+  EXPECT_EQ(anvil::edit_distance("evaluate", "eval"), 4);
 }
 
 TEST(ClosestName, PicksTheNearestCommand) {

@@ -38,9 +38,6 @@ struct LoadState {
 // skipped for files (the loader follows it) and refused in overrides. Throws ConfigError.
 void apply_document(const YAML::Node& root, const Source& source, Config& config, LoadState& state);
 
-// Levenshtein distance, for the "did you mean" hints.
-int64_t edit_distance(std::string_view a, std::string_view b);
-
 // The section names and, per section, the key names the schema accepts (for hints and tests).
 std::vector<std::string> section_names();
 std::vector<std::string> key_names(std::string_view section);
