@@ -11,7 +11,8 @@
 //   document_ids  which document of its row each token belongs to (0, 1, ...); packed SFT rows
 //                 hold several, a pretraining window counts as one
 // The tensors live on the CPU when a source returns them; Batch::to() moves them to the model's
-// device in one place.
+// device in one place. Sources build the four as views of one (4, B, T) block, so that moving a
+// batch is one host-to-device copy per micro-batch, not four.
 //
 // A BatchSource hands out batches in a deterministic order and can say where it stands (state())
 // and return there (restore()), which is what makes checkpoints resume bit-for-bit.
@@ -31,7 +32,10 @@ struct Batch {
   Tensor targets;       // (B, T) i32, kIgnoreIndex where no loss is taken
   Tensor position_ids;  // (B, T) i32
   Tensor document_ids;  // (B, T) i32
+  Tensor block;         // (4, B, T) i32 the four above are views of (undefined if made separately)
 
+  // A batch whose four tensors are views of one new (4, B, T) block, filled by the caller.
+  static Batch allocate(int64_t batch_size, int64_t seq_len);
   int64_t batch_size() const { return ids.size(0); }
   int64_t seq_len() const { return ids.size(1); }
   // Targets that take part in the loss (not kIgnoreIndex); reads the CPU copy.

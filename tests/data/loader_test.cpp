@@ -284,6 +284,14 @@ TEST(Batch, LoaderBatchesAreShiftedWindowsWithPositionsAndOneDocumentPerRow) {
     }
   }
   EXPECT_EQ(b.target_count(), 24);
+  // The four are views of one (4, B, T) block, which Batch::to moves with a single copy.
+  ASSERT_TRUE(b.block.defined());
+  EXPECT_EQ(b.block.shape(), (std::vector<int64_t>{4, 3, 8}));
+  const int32_t* base = b.block.data<int32_t>();
+  EXPECT_EQ(b.ids.data<int32_t>(), base);
+  EXPECT_EQ(b.targets.data<int32_t>(), base + 24);
+  EXPECT_EQ(b.position_ids.data<int32_t>(), base + 48);
+  EXPECT_EQ(b.document_ids.data<int32_t>(), base + 72);
 }
 
 TEST(Batch, IgnoredRowsTakeNoLoss) {
