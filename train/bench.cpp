@@ -13,7 +13,6 @@
 #include "core/tensor/caching_allocator.h"
 #include "core/tensor/runtime.h"
 #include "data/loader/synthetic.h"
-#include "train/model_factory.h"
 #include "train/session.h"
 
 namespace anvil::train {
@@ -68,12 +67,7 @@ BenchResult run_bench(Config cfg, const BenchOptions& o) {
   s.cfg = cfg;
   s.comm = distributed::make_none_communicator();
   s.device = device;
-  Generator init_rng(cfg.run.seed);
-  s.model = build_model(s.cfg, init_rng);
-  s.model->train(true);
-  if (!device.is_cpu()) s.model->to(device);
-  s.optimizer = make_optimizer(s.cfg, *s.model);
-  s.accum = grad_accum_steps(s.cfg, 1);
+  build_model_and_optimizer(s);
   const int64_t B = s.cfg.training.micro_batch_size, T = s.cfg.data.seq_len;
   s.train_data = std::make_unique<data::SyntheticTokens>(s.cfg.run.seed, B, T, s.cfg.model.vocab_size);
   const float lr = float(s.cfg.optimizer.lr);

@@ -72,6 +72,11 @@ void check_config_paths(const Config& cfg);
 // still works, as in PyTorch), with a warning naming both keys appended to `warnings`.
 optim::ScheduleOptions schedule_for(const Config& cfg, std::vector<std::string>* warnings);
 
+// The model (from the config, or model.init_from), in training mode on s.device, its optimizer and
+// the micro-batches per step: what setup_session and `anvil bench` build the same way. Needs cfg,
+// comm, world and device set.
+void build_model_and_optimizer(TrainSession& s);
+
 // Builds the session (see the file comment). When the run is already complete, returns a session
 // with already_complete set and no model, having written nothing.
 std::unique_ptr<TrainSession> setup_session(const Config& cfg, const TrainOptions& options);

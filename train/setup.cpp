@@ -251,12 +251,7 @@ std::unique_ptr<TrainSession> setup_session(const Config& cfg_in, const TrainOpt
   }
 
   // 3. Model, optimizer, data and tokenizer (all may still fail on the user's files).
-  Generator init_rng(cfg.run.seed);
-  s.model = build_model(cfg, init_rng);
-  s.model->train(true);
-  if (!s.device.is_cpu()) s.model->to(s.device);  // before the optimizer, whose state follows the parameters
-  s.optimizer = make_optimizer(cfg, *s.model, s.comm);
-  s.accum = grad_accum_steps(cfg, s.world);
+  build_model_and_optimizer(s);
   s.train_data = make_loader(cfg, cfg.data.train, s.rank, s.world, /*for_training=*/true);
   if (!cfg.data.val.empty() && cfg.training.eval_every > 0)
     s.val_data = make_loader(cfg, cfg.data.val, s.rank, s.world, /*for_training=*/false);
@@ -297,6 +292,15 @@ std::unique_ptr<TrainSession> setup_session(const Config& cfg_in, const TrainOpt
     if (cfg.logging.tensorboard) s.tensorboard = std::make_unique<TensorBoardWriter>(out_dir / "tb", resumed_step);
   }
   return session;
+}
+
+void build_model_and_optimizer(TrainSession& s) {
+  Generator init_rng(s.cfg.run.seed);
+  s.model = build_model(s.cfg, init_rng);
+  s.model->train(true);
+  if (!s.device.is_cpu()) s.model->to(s.device);  // before the optimizer, whose state follows the parameters
+  s.optimizer = make_optimizer(s.cfg, *s.model, s.comm);
+  s.accum = grad_accum_steps(s.cfg, s.world);
 }
 
 fs::path save_session_checkpoint(TrainSession& s) {
