@@ -9,22 +9,10 @@
 
 namespace anvil::train {
 
-namespace {
-
-// The file a tokenizer was read from: tokenizer.json or vocab.json in a folder, else the path.
-std::filesystem::path tokenizer_file(const std::filesystem::path& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_directory(path, ec)) return path;
-  if (std::filesystem::exists(path / "tokenizer.json", ec)) return path / "tokenizer.json";
-  return path / "vocab.json";
-}
-
-}  // namespace
-
 int64_t check_tokenizer_fits_model(const data::BpeTokenizer& tok, const std::filesystem::path& tokenizer_path,
                                    int64_t model_vocab) {
   const int64_t n = tok.vocab_size();
-  const std::string file = tokenizer_file(tokenizer_path).string();
+  const std::string file = data::BpeTokenizer::vocabulary_file(tokenizer_path).string();
   ANVIL_CHECK_AS(InputError, n <= model_vocab, "tokenizer ", file, " has ", n,
                  " tokens but the model's vocabulary has ", model_vocab,
                  " ids: it is not the tokenizer of this model (pass the model's own tokenizer)");

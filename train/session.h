@@ -46,6 +46,7 @@ struct TrainSession {
   std::unique_ptr<data::BatchSource> train_data;
   std::unique_ptr<data::BatchSource> val_data;        // null: no evaluation
   std::unique_ptr<data::BpeTokenizer> tokenizer;     // null: no samples
+  int64_t sample_vocab_limit = 0;  // ids a sample may use: the tokenizer's (checked against the model)
   optim::ScheduleOptions schedule;
   int64_t accum = 1;               // micro-batches per optimizer step on each rank
   uint64_t dropout_draws = 0;      // dropout counters per micro-batch (data parallelism with dropout)

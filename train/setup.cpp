@@ -167,14 +167,12 @@ void check_config_paths(const Config& cfg) {
   if (!cfg.data.val.empty() && cfg.training.eval_every > 0) check_glob("data.val", cfg.data.val);
   std::error_code ec;
   if (!cfg.data.tokenizer.empty()) {
-    const fs::path dir = cfg.data.tokenizer;
-    ANVIL_CHECK_AS(ConfigError, fs::is_directory(dir, ec), "data.tokenizer: folder '", dir.string(),
-                   "' not found (expected a folder with vocab.json + merges.txt, or tokenizer.json, as "
-                   "`anvil prepare --tokenizer DIR` writes; leave data.tokenizer empty to train without samples)");
-    ANVIL_CHECK_AS(ConfigError,
-                   fs::exists(dir / "tokenizer.json", ec) ||
-                       (fs::exists(dir / "vocab.json", ec) && fs::exists(dir / "merges.txt", ec)),
-                   "data.tokenizer: folder '", dir.string(), "' holds neither vocab.json + merges.txt nor tokenizer.json");
+    try {
+      data::BpeTokenizer::vocabulary_file(cfg.data.tokenizer);  // what load() would read, or why not
+    } catch (const DataError& e) {
+      throw ConfigError(detail::concat("data.tokenizer: ", e.what(), "; `anvil prepare --tokenizer DIR` writes one, "
+                                       "or leave data.tokenizer empty to train without samples"));
+    }
   }
   if (!cfg.model.init_from.empty())
     ANVIL_CHECK_AS(ConfigError, fs::exists(cfg.model.init_from, ec), "model.init_from: '", cfg.model.init_from,
@@ -259,7 +257,7 @@ std::unique_ptr<TrainSession> setup_session(const Config& cfg_in, const TrainOpt
     s.tokenizer = std::make_unique<data::BpeTokenizer>(data::BpeTokenizer::load(cfg.data.tokenizer));
     // Samples must decode: the same check as `anvil generate`, before any file is written.
     try {
-      check_tokenizer_fits_model(*s.tokenizer, cfg.data.tokenizer, cfg.model.vocab_size);
+      s.sample_vocab_limit = check_tokenizer_fits_model(*s.tokenizer, cfg.data.tokenizer, cfg.model.vocab_size);
     } catch (const InputError& e) {
       throw ConfigError(detail::concat("data.tokenizer: ", e.what(), " (model.vocab_size is ", cfg.model.vocab_size,
                                        ")"));

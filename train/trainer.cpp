@@ -20,10 +20,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::vector<std::string> draw_samples(models::CausalLM& model, const data::BpeTokenizer& tok, const Config& c,
-                                      int count) {
-  // setup_session checked the tokenizer already (before writing anything); this gives the limit.
-  const int64_t vocab_limit = check_tokenizer_fits_model(tok, c.data.tokenizer, model.config().vocab_size);
+// Samples use only the ids the tokenizer decodes (setup_session checked it against the model).
+std::vector<std::string> draw_samples(const TrainSession& s, int count) {
+  models::CausalLM& model = *s.model;
+  const data::BpeTokenizer& tok = *s.tokenizer;
+  const Config& c = s.cfg;
   std::vector<std::string> out;
   uint32_t start = tok.eot_id();
   for (int i = 0; i < count; ++i) {
@@ -33,7 +34,7 @@ std::vector<std::string> draw_samples(models::CausalLM& model, const data::BpeTo
     so.top_k = 40;
     so.seed = c.run.seed + uint64_t(i);
     so.stop_token = start;
-    so.vocab_limit = vocab_limit;
+    so.vocab_limit = s.sample_vocab_limit;
     auto ids = generate_tokens(model, {start}, so);
     if (!ids.empty() && ids.back() == start) ids.pop_back();
     out.push_back(tok.decode(ids));
@@ -118,7 +119,7 @@ TrainSummary train(const Config& config, const TrainOptions& options) {
       if (s.tensorboard) s.tensorboard->add_scalar("val/loss", val, step);
     }
     if (s.rank == 0 && s.tokenizer && cfg.training.sample_every > 0 && step % cfg.training.sample_every == 0) {
-      for (auto& text : draw_samples(*s.model, *s.tokenizer, cfg, 1)) progress.message("sample: " + text);
+      for (auto& text : draw_samples(s, 1)) progress.message("sample: " + text);
     }
     const bool periodic = cfg.training.checkpoint_every > 0 && step % cfg.training.checkpoint_every == 0;
     if (periodic || step == last_step) {
@@ -130,7 +131,7 @@ TrainSummary train(const Config& config, const TrainOptions& options) {
   summary.steps_done = s.step;
   if (s.world > 1) s.comm->barrier();  // rank 0's files are complete when train() returns anywhere
   if (s.rank == 0 && s.tokenizer && s.step == cfg.training.max_steps && !options.quiet) {
-    summary.samples = draw_samples(*s.model, *s.tokenizer, cfg, 3);
+    summary.samples = draw_samples(s, 3);
     if (s.jsonl)
       for (size_t i = 0; i < summary.samples.size(); ++i) s.jsonl->write(s.step, {}, {{"sample", summary.samples[i]}});
   }

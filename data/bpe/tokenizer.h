@@ -35,6 +35,9 @@ class BpeTokenizer {
   // input (missing file, malformed JSON, a merges line that is not two tokens, a merge of unknown
   // tokens...).
   static BpeTokenizer load(const std::filesystem::path& path);
+  // The file load(path) reads its vocabulary from (vocab.json, or tokenizer.json), for messages and
+  // checks made before loading. Throws anvil::DataError as load() does when there is none.
+  static std::filesystem::path vocabulary_file(const std::filesystem::path& path);
   static BpeTokenizer load_gpt2(const std::filesystem::path& vocab_json,
                                 const std::filesystem::path& merges_txt);
   static BpeTokenizer load_hf_json(const std::filesystem::path& tokenizer_json);

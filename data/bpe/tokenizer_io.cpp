@@ -222,12 +222,11 @@ BpeTokenizer BpeTokenizer::load_hf_json(const fs::path& tokenizer_json) {
   return BpeTokenizer(assemble(vocab, merges, added, file));
 }
 
-BpeTokenizer BpeTokenizer::load(const fs::path& path) {
+fs::path BpeTokenizer::vocabulary_file(const fs::path& path) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) {
-    if (fs::exists(path / "vocab.json") && fs::exists(path / "merges.txt"))
-      return load_gpt2(path / "vocab.json", path / "merges.txt");
-    if (fs::exists(path / "tokenizer.json")) return load_hf_json(path / "tokenizer.json");
+    if (fs::exists(path / "vocab.json", ec) && fs::exists(path / "merges.txt", ec)) return path / "vocab.json";
+    if (fs::exists(path / "tokenizer.json", ec)) return path / "tokenizer.json";
     throw DataError(detail::concat(path.string(),
                                    ": no tokenizer here (expected vocab.json + merges.txt, or "
                                    "tokenizer.json)"));
@@ -235,7 +234,13 @@ BpeTokenizer BpeTokenizer::load(const fs::path& path) {
   ANVIL_CHECK_AS(DataError, fs::exists(path, ec), path.string(),
                  ": tokenizer not found (expected a folder with vocab.json + merges.txt or "
                  "tokenizer.json, or a tokenizer.json file)");
-  return load_hf_json(path);
+  return path;
+}
+
+BpeTokenizer BpeTokenizer::load(const fs::path& path) {
+  const fs::path file = vocabulary_file(path);
+  if (file.filename() == "vocab.json" && fs::is_directory(path)) return load_gpt2(file, path / "merges.txt");
+  return load_hf_json(file);
 }
 
 void BpeTokenizer::save(const fs::path& dir) const {
