@@ -1,7 +1,19 @@
 # CUDA is optional. With ANVIL_CUDA=AUTO it is enabled when nvcc is found; the kernels then compile
 # even on a machine without a GPU (CI), and GPU tests skip at run time.
 set(ANVIL_HAS_CUDA OFF)
-if(NOT ANVIL_CUDA STREQUAL "OFF")
+set(ANVIL_CUDA_EMULATE OFF)
+if(ANVIL_CUDA STREQUAL "EMULATE")
+  # The CUDA code paths are compiled in (ANVIL_HAS_CUDA) but run on the CPU emulator: no nvcc, no
+  # CUDA runtime, no GPU. The emulator's instrumentation is GCC's -fsanitize=thread.
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    message(FATAL_ERROR "ANVIL_CUDA=EMULATE needs GCC (its -fsanitize=thread instrumentation feeds the emulator's checks)")
+  endif()
+  if(ANVIL_SANITIZE)
+    message(FATAL_ERROR "ANVIL_CUDA=EMULATE and ANVIL_SANITIZE cannot be combined (both instrument memory accesses)")
+  endif()
+  set(ANVIL_HAS_CUDA ON)
+  set(ANVIL_CUDA_EMULATE ON)
+elseif(NOT ANVIL_CUDA STREQUAL "OFF")
   include(CheckLanguage)
   if(NOT CMAKE_CUDA_COMPILER)
     find_program(_anvil_nvcc nvcc PATHS /usr/local/cuda/bin)
@@ -28,4 +40,4 @@ if(NOT ANVIL_CUDA STREQUAL "OFF")
     message(FATAL_ERROR "ANVIL_CUDA=ON but no CUDA compiler (nvcc) was found")
   endif()
 endif()
-message(STATUS "Anvil: CUDA kernels ${ANVIL_HAS_CUDA}")
+message(STATUS "Anvil: CUDA kernels ${ANVIL_HAS_CUDA} (emulated on the CPU: ${ANVIL_CUDA_EMULATE})")

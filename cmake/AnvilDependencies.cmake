@@ -18,7 +18,7 @@ find_package(MPI QUIET COMPONENTS CXX)
 # NCCL is optional: the NCCL communicator is built when it is found and the CUDA kernels are on
 # (distributed/CMakeLists.txt). CUDA installs ship their own copy under the toolkit's include and
 # lib folders, which FindNCCL searches once the toolkit is known.
-if(NOT ANVIL_CUDA STREQUAL "OFF")
+if(NOT ANVIL_CUDA STREQUAL "OFF" AND NOT ANVIL_CUDA STREQUAL "EMULATE")
   find_package(CUDAToolkit QUIET)
   if(CUDAToolkit_FOUND)
     find_package(NCCL QUIET)

@@ -1,6 +1,7 @@
-# Build options. ANVIL_CUDA: AUTO turns CUDA on when nvcc is found.
-set(ANVIL_CUDA AUTO CACHE STRING "Build the CUDA kernels: AUTO, ON or OFF")
-set_property(CACHE ANVIL_CUDA PROPERTY STRINGS AUTO ON OFF)
+# Build options. ANVIL_CUDA: AUTO turns CUDA on when nvcc is found; EMULATE compiles the CUDA
+# kernels as host C++ and runs them on the CPU under the CUDA emulator (kernels/emu, docs/EMULATOR.md).
+set(ANVIL_CUDA AUTO CACHE STRING "Build the CUDA kernels: AUTO, ON, OFF or EMULATE")
+set_property(CACHE ANVIL_CUDA PROPERTY STRINGS AUTO ON OFF EMULATE)
 option(ANVIL_BUILD_TESTS "Build the tests" ON)
 option(ANVIL_BUILD_BENCH "Build the benchmarks" ON)
 option(ANVIL_SANITIZE "Build with address and undefined-behaviour sanitizers" OFF)

@@ -20,6 +20,14 @@ namespace anvil::kernels::cuda {
 
 constexpr int kWarpSize = 32;
 
+// Declares `name`, the block's dynamic shared memory as bytes (16-byte aligned). Under the emulator
+// it is the emulated block's dynamic area, so a kernel reads its dynamic shared memory one way.
+#if defined(ANVIL_CUDA_EMULATE)
+#define ANVIL_DYNAMIC_SHARED_BYTES(name) unsigned char* const name = ::anvil::emu::dynamic_shared()
+#else
+#define ANVIL_DYNAMIC_SHARED_BYTES(name) extern __shared__ __align__(16) unsigned char name[]
+#endif
+
 // nullptr means the anvil stream of the current device.
 inline cudaStream_t resolve_stream(void* stream) {
   if (stream != nullptr) return static_cast<cudaStream_t>(stream);

@@ -44,7 +44,16 @@ template <typename... Params, typename... Args>
 void launch(const char* name, const char* file, int line, void (*kernel)(Params...), dim3 grid, dim3 block,
             size_t smem_bytes, cudaStream_t stream, Args&&... args) {
   if (grid.x == 0 || grid.y == 0 || grid.z == 0) return;  // empty problem: nothing to launch
+#if defined(ANVIL_CUDA_EMULATE)
+  // The emulator runs the call once per emulated thread (kernels/emu/emu.h); it records its error
+  // where cudaGetLastError() finds it, as a launch does.
+  auto call = [&]() { kernel(static_cast<Params>(args)...); };
+  using Call = decltype(call);
+  ::anvil::emu::launch(reinterpret_cast<const void*>(kernel), name, grid, block, smem_bytes, stream,
+                       [](void* c) { (*static_cast<Call*>(c))(); }, &call);
+#else
   kernel<<<grid, block, smem_bytes, stream>>>(static_cast<Params>(args)...);
+#endif
   cudaError_t status = cudaGetLastError();
   if (status == cudaSuccess && sync_launches()) status = cudaStreamSynchronize(stream);
   if (status != cudaSuccess)

@@ -19,6 +19,7 @@
 
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/matmul.h"
+#include "kernels/cuda/ptx.cuh"
 
 namespace anvil::kernels::cuda {
 
@@ -38,48 +39,6 @@ constexpr int kSmemBytes = kStages * 2 * kTileHalves * 2;    // A and B, every s
 static_assert(kBlockK * kStrideMNMajor <= kTileHalves, "stage slot too small for the M/N-major tile");
 static_assert(kBlockM == kBlockN, "tile loaders assume square block tiles");
 static_assert((kStrideKMajor * 2) % 16 == 0 && (kStrideMNMajor * 2) % 16 == 0, "rows must stay 16-byte aligned");
-
-__device__ __forceinline__ uint32_t smem_addr(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-__device__ __forceinline__ void cp_async_16(void* smem, const void* gmem, bool valid) {
-  const int src_bytes = valid ? 16 : 0;  // 0 reads nothing and fills the 16 bytes with zeros
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(smem)), "l"(gmem), "r"(src_bytes));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int Pending>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(Pending));
-}
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(smem_addr(p)));
-}
-__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(smem_addr(p)));
-}
-
-template <typename T>
-__device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1);
-template <>
-__device__ __forceinline__ void mma_16816<bf16>(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-      "{%0, %1, %2, %3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-template <>
-__device__ __forceinline__ void mma_16816<f16>(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-      "{%0, %1, %2, %3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
 
 // Copies one operand's K-slice [k0, k0 + 32) into shared memory.
 //   KMajor (contiguous along K): tile rows are M (or N) indices, 4 chunks of 8 halves per row.
@@ -131,7 +90,7 @@ __global__ void __launch_bounds__(kGemmThreads) gemm_mma_kernel(int64_t M, int64
                                                                 int64_t lda, int64_t stride_a, const T* B,
                                                                 int64_t ldb, int64_t stride_b, Out* C, int64_t ldc,
                                                                 int64_t stride_c, Epilogue ep) {
-  extern __shared__ __align__(16) unsigned char gemm_smem[];
+  ANVIL_DYNAMIC_SHARED_BYTES(gemm_smem);
   T* smem = reinterpret_cast<T*>(gemm_smem);
   auto a_tile = [&](int stage) { return smem + stage * 2 * kTileHalves; };
   auto b_tile = [&](int stage) { return smem + stage * 2 * kTileHalves + kTileHalves; };

@@ -32,7 +32,12 @@ class DeviceBuffer {
     if (bytes > 0 && !ptr_) throw RuntimeFailure("test buffer: the GPU is out of memory");
   }
   ~DeviceBuffer() {
-    if (ptr_) kernels::cuda_free(ptr_, 0);
+    // After a kernel fault every CUDA call fails (the error is sticky); the test already reports the
+    // fault, and a throw from here while that exception unwinds would end the test binary.
+    try {
+      if (ptr_) kernels::cuda_free(ptr_, 0);
+    } catch (const std::exception&) {
+    }
   }
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
