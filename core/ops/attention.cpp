@@ -86,6 +86,9 @@ Tensor attention_cuda(const Tensor& q, const Tensor& k, const Tensor& v, bool ca
         b.q = qf.data<float>();  // naming qf, kf, vf here keeps them alive in the closure
         b.k = kf.data<float>();
         b.v = vf.data<float>();
+        b.lse = lse.data<float>();  // and lse: args holds only its pointer, and the forward's
+                                    // handle dies on return (the caching allocator would hand
+                                    // its block to the next tensor)
         b.out = out_saved.data<float>();
         b.dout = gf.data<float>();
         b.dq = dq.data<float>();
@@ -158,6 +161,7 @@ Tensor attention_flash(const Tensor& q, const Tensor& k, const Tensor& v, bool c
     b.q = bhtd_view<AttentionInput>(qc);  // naming qc, kc, vc here keeps them alive in the closure
     b.k = bhtd_view<AttentionInput>(kc);
     b.v = bhtd_view<AttentionInput>(vc);
+    b.lse = lse.data<float>();  // keeps the forward's log-sum-exp alive too (args has only its pointer)
     b.out = bhtd_view<AttentionOutput>(out_saved);
     b.dout = bhtd_view<AttentionInput>(gc);
     b.dq = bhtd_view<AttentionOutput>(dq);

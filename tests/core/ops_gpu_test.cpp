@@ -170,6 +170,19 @@ TEST_F(OpsGpu, Attention) {
            {uniform({1, 2, 33, 64}, 79), uniform({1, 2, 33, 64}, 80), uniform({1, 2, 33, 64}, 81)}, kReduceTol);
 }
 
+// GPT-2's attention: q, k and v are column slices of one fused projection, viewed as heads, so
+// every backward step (attention, transpose, reshape, three slice gradients summed) meets strided tensors.
+TEST_F(OpsGpu, AttentionOnSlicesOfAFusedProjection) {
+  check_op("q, k, v sliced from one (B, T, 3C) tensor",
+           [](auto& x) {
+             const int64_t B = 2, T = 5, H = 2, D = 4, C = H * D;
+             auto head = [&](int i) { return x[0].slice(2, i * C, (i + 1) * C).reshape({B, T, H, D}).transpose(1, 2); };
+             Tensor y = scaled_dot_product_attention(head(0), head(1), head(2));
+             return y.transpose(1, 2).reshape({B, T, C});
+           },
+           {uniform({2, 5, 24}, 82)}, kReduceTol);
+}
+
 TEST_F(OpsGpu, DropoutDropsTheSameElementsAsTheCpu) {
   // A fresh generator with the same seed on each side: same Philox counters, same mask.
   check_op("dropout",
