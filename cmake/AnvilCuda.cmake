@@ -13,6 +13,12 @@ if(ANVIL_CUDA STREQUAL "EMULATE")
   endif()
   set(ANVIL_HAS_CUDA ON)
   set(ANVIL_CUDA_EMULATE ON)
+  # How a .cu file compiles as emulated kernel code: every load and store instrumented (the hooks are
+  # in kernels/emu/access_check.cpp); -fno-tree-sra keeps a float4 or uint4 access one 16-byte
+  # access (split into floats, a misaligned vector load would pass the alignment check); nvcc's
+  # silence on #pragma unroll and on signed/unsigned comparisons with threadIdx.
+  set(ANVIL_EMULATED_KERNEL_FLAGS -fsanitize=thread --param=tsan-instrument-func-entry-exit=0 -fno-tree-sra
+      -Wno-unknown-pragmas -Wno-sign-compare)
 elseif(NOT ANVIL_CUDA STREQUAL "OFF")
   include(CheckLanguage)
   if(NOT CMAKE_CUDA_COMPILER)

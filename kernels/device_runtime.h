@@ -8,6 +8,9 @@
 namespace anvil::kernels {
 
 bool cuda_built();          // compiled with CUDA support
+// The CUDA device is the CPU emulator (-DANVIL_CUDA=EMULATE): correct, checked and slow, so tests
+// pick smaller problems and benchmarks mean nothing.
+bool cuda_emulated();
 int cuda_device_count();    // 0 when not built with CUDA or no GPU/driver is present
 void cuda_set_device(int device);
 // Raw device allocation: nullptr when the device is out of memory (the caching allocator then frees

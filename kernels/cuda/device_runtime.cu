@@ -64,6 +64,13 @@ cudaMemcpyKind to_cuda(CopyKind kind) {
 }  // namespace
 
 bool cuda_built() { return true; }
+bool cuda_emulated() {
+#if defined(ANVIL_CUDA_EMULATE)
+  return true;
+#else
+  return false;
+#endif
+}
 
 int cuda_device_count() {
   int count = 0;

@@ -95,37 +95,35 @@ bool ordered_after(const EmuThread& t, uint16_t who, uint32_t block_epoch, uint3
   return who != kSeveral && who / 32 == t.warp && t.warp_epoch > warp_epoch;  // a __syncwarp since
 }
 
+[[noreturn]] void race(const EmuBlock& b, uintptr_t a, size_t n, bool write, const char* space, uintptr_t origin,
+                       size_t byte, const std::string& other, const char* what) {
+  fault(Fault::LaunchFailure, "shared-memory race: " + access_text(n, write, reinterpret_cast<void*>(a)) + " (" + space +
+                                  " offset " + std::to_string(a + byte - origin) + ") of a byte " + other + " " + what +
+                                  " since the last barrier both passed");
+}
+
 void check_shared(EmuThread& t, EmuBlock& b, uintptr_t a, size_t n, bool write, const char* space, uintptr_t origin) {
   const uint32_t warp_now = b.warp_epoch[size_t(t.warp)];
+  const auto me = uint16_t(t.linear);
   for (size_t i = 0; i < n; ++i) {
     Shadow& s = *shadow_for(a + i);
     if (s.generation != b.generation) {
-      if (!write)
-        fault(Fault::LaunchFailure, access_text(n, write, reinterpret_cast<void*>(a)) + " (" + space + " offset " +
-                                        std::to_string(a + i - origin) +
-                                        ") reads shared memory no thread of this block has written");
       s = Shadow{b.generation, kNobody, kNobody, 0, 0, 0, 0};
+      if (!write) b.unwritten_reads.push_back(EmuBlock::UnwrittenRead{a + i, t.linear, a + i - origin, space});
     }
-    const std::string where = std::string(" (") + space + " offset " + std::to_string(a + i - origin) + ")";
     if (s.writer != kNobody && !ordered_after(t, s.writer, s.write_block_epoch, s.write_warp_epoch))
-      fault(Fault::LaunchFailure, "shared-memory race: " + access_text(n, write, reinterpret_cast<void*>(a)) + where +
-                                      " of a byte " + thread_text(b, s.writer) +
-                                      " wrote since the last barrier both passed");
+      race(b, a, n, write, space, origin, i, thread_text(b, s.writer), "wrote");
     if (write) {
-      if (s.reader != kNobody && s.reader != uint16_t(t.linear) &&
-          !ordered_after(t, s.reader, s.read_block_epoch, s.read_warp_epoch))
-        fault(Fault::LaunchFailure, "shared-memory race: " + access_text(n, write, reinterpret_cast<void*>(a)) + where +
-                                        " of a byte " +
-                                        (s.reader == kSeveral ? std::string("other threads") : thread_text(b, s.reader)) +
-                                        " read since the last barrier both passed");
-      s.writer = uint16_t(t.linear);
+      if (s.reader != kNobody && s.reader != me && !ordered_after(t, s.reader, s.read_block_epoch, s.read_warp_epoch))
+        race(b, a, n, write, space, origin, i, s.reader == kSeveral ? std::string("other threads") : thread_text(b, s.reader),
+             "read");
+      s.writer = me;
       s.write_block_epoch = t.block_epoch;
       s.write_warp_epoch = warp_now;
       s.reader = kNobody;
     } else {
-      if (s.reader == kNobody || s.reader == uint16_t(t.linear) ||
-          ordered_after(t, s.reader, s.read_block_epoch, s.read_warp_epoch))
-        s.reader = uint16_t(t.linear);
+      if (s.reader == kNobody || s.reader == me || ordered_after(t, s.reader, s.read_block_epoch, s.read_warp_epoch))
+        s.reader = me;
       else
         s.reader = kSeveral;
       s.read_block_epoch = t.block_epoch;
@@ -146,7 +144,18 @@ Space space_of(uintptr_t a) {
 
 void start_block_shadow(EmuBlock& block) {
   // Generations make every earlier entry stale without touching the table.
-  (void)block;
+  block.unwritten_reads.clear();
+}
+
+std::string unwritten_read_fault(EmuBlock& b) {
+  if (b.unwritten_reads.empty()) return "";
+  const EmuBlock::UnwrittenRead& r = b.unwritten_reads.front();
+  std::ostringstream os;
+  os << "kernel " << b.kernel << ", block (" << b.bid.x << ", " << b.bid.y << ", " << b.bid.z << "): "
+     << thread_text(b, r.reader) << " read " << r.space << " memory (offset " << r.offset
+     << ") that no thread of this block had written before the next barrier";
+  if (b.unwritten_reads.size() > 1) os << " (" << b.unwritten_reads.size() - 1 << " more such bytes)";
+  return os.str();
 }
 
 void check_shared_destination(const void* p, size_t bytes) {
@@ -162,6 +171,57 @@ void check_shared_destination(const void* p, size_t bytes) {
                                      std::to_string(g_block->dynamic_shared_bytes) + " bytes the launch requested");
 }
 
+namespace {
+
+// An access outside shared memory and the thread's stack: it must be inside a live allocation, or
+// a read of the kernel arguments or the program's constants.
+void check_global(const void* p, size_t n, bool write) {
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  // Reads of the kernel arguments (the launching thread's stack) and of the program's constants.
+  if (!write) {
+    const StackRange& hs = host_stack();
+    if (a >= hs.low && a < hs.high) return;
+    if (a >= reinterpret_cast<uintptr_t>(__executable_start) && a < reinterpret_cast<uintptr_t>(__bss_start)) return;
+  }
+  // Most accesses hit one of the few allocations the kernel works on: a small cache of them.
+  constexpr int kCached = 8;
+  thread_local Allocation recent[kCached];
+  thread_local int next_slot = 0;
+  thread_local uint64_t recent_version = ~uint64_t(0);
+  const uint64_t version = allocation_version();
+  if (recent_version != version) {
+    for (Allocation& r : recent) r = Allocation{0, 0};
+    recent_version = version;
+  }
+  for (const Allocation& r : recent)
+    if (a - r.base < r.bytes && a + n <= r.base + r.bytes) return;
+  const Allocation* near = nullptr;
+  if (find_allocation(a, &near) != nullptr && a + n <= near->base + near->bytes) {
+    recent[next_slot] = *near;
+    next_slot = (next_slot + 1) % kCached;
+    return;
+  }
+  if (near != nullptr && a < near->base + near->bytes + kRedZone) {
+    std::ostringstream os;
+    os << access_text(n, write, p) << " is out of bounds: offset " << (a - near->base) << " of an allocation of "
+       << near->bytes << " bytes at " << reinterpret_cast<void*>(near->base);
+    fault(Fault::IllegalAddress, os.str());
+  }
+  fault(Fault::IllegalAddress, access_text(n, write, p) +
+                                   " is in no live device allocation, shared memory or this thread's stack (a host "
+                                   "pointer, freed memory or a wild index)");
+}
+
+void check_dynamic_bounds(const EmuBlock& b, uintptr_t a, size_t n, bool write) {
+  const auto origin = reinterpret_cast<uintptr_t>(g_dynamic_area);
+  if (a + n - origin > b.dynamic_shared_bytes)
+    fault(Fault::IllegalAddress, access_text(n, write, reinterpret_cast<void*>(a)) + " at dynamic shared offset " +
+                                     std::to_string(a - origin) + " is past the " +
+                                     std::to_string(b.dynamic_shared_bytes) + " bytes the launch requested");
+}
+
+}  // namespace
+
 void check_access_by(EmuThread& t, const void* p, size_t n, bool write, bool aligned, bool shared_only) {
   RuntimeScope scope;
   EmuBlock& b = *g_block;
@@ -171,36 +231,27 @@ void check_access_by(EmuThread& t, const void* p, size_t n, bool write, bool ali
   if (a >= reinterpret_cast<uintptr_t>(t.fiber->stack_low()) && a < reinterpret_cast<uintptr_t>(t.fiber->stack_high()))
     return;  // the thread's own locals
   switch (space_of(a)) {
-    case Space::Dynamic: {
-      const auto origin = reinterpret_cast<uintptr_t>(g_dynamic_area);
-      if (a + n - origin > b.dynamic_shared_bytes)
-        fault(Fault::IllegalAddress, access_text(n, write, p) + " at dynamic shared offset " +
-                                         std::to_string(a - origin) + " is past the " +
-                                         std::to_string(b.dynamic_shared_bytes) + " bytes the launch requested");
-      check_shared(t, b, a, n, write, "dynamic shared", origin);
+    case Space::Dynamic:
+      check_dynamic_bounds(b, a, n, write);
+      check_shared(t, b, a, n, write, "dynamic shared", reinterpret_cast<uintptr_t>(g_dynamic_area));
       return;
-    }
     case Space::Static: check_shared(t, b, a, n, write, "static shared", reinterpret_cast<uintptr_t>(__bss_start)); return;
     case Space::Other: break;
   }
   if (shared_only) fault(Fault::IllegalAddress, access_text(n, write, p) + " is not in shared memory");
-  const Allocation* near = nullptr;
-  if (find_allocation(a, &near) != nullptr) {
-    if (a + n <= near->base + near->bytes) return;
+  check_global(p, n, write);
+}
+
+void check_atomic(const void* p, size_t n) {
+  if (g_thread == nullptr) return;
+  RuntimeScope scope;
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  if (a % n != 0) fault(Fault::MisalignedAddress, "atomic on " + access_text(n, true, p) + " is not aligned");
+  switch (space_of(a)) {
+    case Space::Dynamic: check_dynamic_bounds(*g_block, a, n, true); return;
+    case Space::Static: return;
+    case Space::Other: check_global(p, n, true); return;
   }
-  if (near != nullptr && a < near->base + near->bytes + kRedZone) {
-    std::ostringstream os;
-    os << access_text(n, write, p) << " is out of bounds: offset " << (a - near->base) << " of an allocation of "
-       << near->bytes << " bytes at " << reinterpret_cast<void*>(near->base);
-    fault(Fault::IllegalAddress, os.str());
-  }
-  const StackRange& hs = host_stack();
-  const bool on_host_stack = a >= hs.low && a < hs.high;
-  const bool in_image = a >= reinterpret_cast<uintptr_t>(__executable_start) && a < reinterpret_cast<uintptr_t>(__bss_start);
-  if ((on_host_stack || in_image) && !write) return;  // kernel arguments; the program's constants
-  fault(Fault::IllegalAddress, access_text(n, write, p) +
-                                   " is in no live device allocation, shared memory or this thread's stack (a host "
-                                   "pointer, freed memory or a wild index)");
 }
 
 }  // namespace anvil::emu

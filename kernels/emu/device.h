@@ -101,6 +101,38 @@ inline int __all_sync(unsigned mask, int predicate) {
   return ::anvil::emu::ballot(mask, predicate != 0) == ::anvil::emu::ballot(mask, true);
 }
 
+// Atomics (the old value is returned, as in CUDA). Not instrumented: an atomic is never a race.
+template <typename T>
+__attribute__((no_sanitize_thread)) inline T anvil_emu_atomic_rmw(T* p, T v, int op) {
+  ::anvil::emu::check_atomic(p, sizeof(T));
+  const T old = *p;
+  switch (op) {
+    case 0: *p = old + v; break;
+    case 1: *p = v < old ? v : old; break;
+    case 2: *p = old < v ? v : old; break;
+    case 3: *p = v; break;
+    case 4: *p = old - v; break;
+  }
+  return old;
+}
+template <typename T>
+inline T atomicAdd(T* p, T v) { return anvil_emu_atomic_rmw(p, v, 0); }
+template <typename T>
+inline T atomicSub(T* p, T v) { return anvil_emu_atomic_rmw(p, v, 4); }
+template <typename T>
+inline T atomicMin(T* p, T v) { return anvil_emu_atomic_rmw(p, v, 1); }
+template <typename T>
+inline T atomicMax(T* p, T v) { return anvil_emu_atomic_rmw(p, v, 2); }
+template <typename T>
+inline T atomicExch(T* p, T v) { return anvil_emu_atomic_rmw(p, v, 3); }
+template <typename T>
+__attribute__((no_sanitize_thread)) inline T atomicCAS(T* p, T compare, T v) {
+  ::anvil::emu::check_atomic(p, sizeof(T));
+  const T old = *p;
+  if (old == compare) *p = v;
+  return old;
+}
+
 // CUDA's global min/max overloads (integers and floats, mixed types promoted as C++ would).
 template <typename A, typename B>
 inline auto min(A a, B b) -> decltype(a + b) {

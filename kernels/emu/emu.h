@@ -54,6 +54,10 @@ void cp_async(void* shared_dst, const void* global_src, int copy_bytes, int src_
 void cp_async_commit();
 void cp_async_wait(int pending_groups);
 
+// Atomics: checked like any access (bounds, alignment), never a race. Blocks and threads run one at
+// a time, so a plain read-modify-write is atomic here.
+void check_atomic(const void* p, size_t bytes);
+
 // The dynamic shared memory of the running block (the launch's smem_bytes).
 unsigned char* dynamic_shared();
 

@@ -32,10 +32,15 @@ constexpr int kDefaultDynamicShared = 48 * 1024;
 struct ErrorState {
   int sticky = 0, last = 0;
   std::string sticky_text, last_text;
+  // The most recent error raised, kept past cudaGetLastError() so that cudaGetErrorString() of the
+  // code it returned can still say what happened.
+  int reported = 0;
+  std::string reported_text;
 };
 
 struct DeviceState {
   std::map<uintptr_t, Allocation> allocations;  // by base address
+  uint64_t version = 0;
   size_t used = 0;
   size_t capacity = 0;
   std::unordered_map<const void*, int> max_dynamic_shared;
@@ -63,6 +68,8 @@ thread_local int g_device = 0;
 cudaError_t fail(cudaError_t code, const std::string& text) {
   state().errors.last = code;
   state().errors.last_text = text;
+  state().errors.reported = code;
+  state().errors.reported_text = text;
   return code;
 }
 
@@ -109,6 +116,8 @@ const Allocation* find_allocation(uintptr_t p, const Allocation** near) {
   return p < it->second.base + it->second.bytes ? &it->second : nullptr;
 }
 
+uint64_t allocation_version() { return state().version; }
+
 std::string pointer_text(const void* p) {
   std::ostringstream os;
   os << p;
@@ -122,6 +131,8 @@ void record_launch_error(int code, const std::string& message, bool sticky) {
   ErrorState& e = state().errors;
   e.last = code;
   e.last_text = message;
+  e.reported = code;
+  e.reported_text = message;
   if (sticky) {
     e.sticky = code;
     e.sticky_text = message;
@@ -217,7 +228,7 @@ const char* cudaGetErrorName(cudaError_t error) {
 
 const char* cudaGetErrorString(cudaError_t error) {
   // The emulator's own account of the error (kernel, block, thread, access) when it has one.
-  thread_local std::string text;
+  thread_local std::string text;  // the returned pointer stays valid until this thread's next call
   std::lock_guard<std::mutex> lock(emulator_mutex());
   const auto& e = state().errors;
   std::string generic;
@@ -231,7 +242,9 @@ const char* cudaGetErrorString(cudaError_t error) {
     case cudaErrorLaunchFailure: generic = "unspecified launch failure"; break;
     default: generic = "CUDA error"; break;
   }
-  const std::string& detail = e.sticky == int(error) ? e.sticky_text : e.last == int(error) ? e.last_text : text;
+  const std::string detail = e.sticky == int(error)     ? e.sticky_text
+                            : e.reported == int(error) ? e.reported_text
+                                                       : std::string();
   text = detail.empty() ? generic : generic + " [CUDA emulator: " + detail + "]";
   return text.c_str();
 }
@@ -254,6 +267,7 @@ cudaError_t cudaMalloc(void** ptr, size_t bytes) {
   std::memset(p, 0xff, total);
   s.allocations[reinterpret_cast<uintptr_t>(p)] = anvil::emu::Allocation{reinterpret_cast<uintptr_t>(p), bytes};
   s.used += bytes;
+  ++s.version;
   *ptr = p;
   return cudaSuccess;
 }
@@ -269,6 +283,7 @@ cudaError_t cudaFree(void* ptr) {
                                                        "): not the start of a live allocation");
   s.used -= it->second.bytes;
   s.allocations.erase(it);
+  ++s.version;
   std::free(ptr);
   return cudaSuccess;
 }

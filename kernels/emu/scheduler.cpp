@@ -21,7 +21,7 @@ thread_local EmuBlock* g_block = nullptr;
 
 namespace {
 
-constexpr size_t kFiberStackBytes = 256 * 1024;
+constexpr size_t kFiberStackBytes = 64 * 1024;  // kernels keep small frames; faults format messages here too
 constexpr unsigned kMaxThreadsPerBlock = 1024;
 constexpr size_t kDefaultDynamicShared = 48 * 1024;
 
@@ -67,6 +67,14 @@ void wait_here(EmuThread& t) {
 }
 
 void release_block_barrier(EmuBlock& b, EmuThread* self) {
+  const std::string unwritten = unwritten_read_fault(b);
+  if (!unwritten.empty()) {
+    if (self != nullptr) throw KernelFault(Fault::LaunchFailure, unwritten);
+    b.faulted = true;
+    b.fault_code = Fault::LaunchFailure;
+    b.fault_message = unwritten;
+    return;
+  }
   for (int i = 0; i < b.threads; ++i) {
     EmuThread& u = thread_at(b, i);
     if (u.state != WaitKind::Block) continue;
@@ -112,7 +120,12 @@ void arrive_at_collective(Collective op, unsigned mask) {
   t.op = op;
   t.mask = mask;
   t.state = WaitKind::Warp;
-  // Complete when every lane of the mask waits here.
+  // Complete when every lane of the mask waits here; until as many lanes as the mask names wait in
+  // some collective of this warp, that cannot be yet.
+  if (++b.warp_waiting[size_t(t.warp)] < __builtin_popcount(mask)) {
+    wait_here(t);
+    return;
+  }
   for (int l = 0; l < 32; ++l) {
     if (!((mask >> l) & 1u)) continue;
     EmuThread& u = thread_at(b, t.warp * 32 + l);
@@ -134,6 +147,7 @@ void arrive_at_collective(Collective op, unsigned mask) {
                                       ")");
   }
   compute_collective(b, t.warp, mask, op);
+  b.warp_waiting[size_t(t.warp)] -= __builtin_popcount(mask);
   for (int l = 0; l < 32; ++l) {
     if (!((mask >> l) & 1u)) continue;
     EmuThread& u = thread_at(b, t.warp * 32 + l);
@@ -334,6 +348,7 @@ void run_block(EmuBlock& b, uint64_t& rng) {
   b.live = b.threads;
   b.at_barrier = 0;
   b.warp_epoch.assign(size_t((b.threads + 31) / 32), 0);
+  b.warp_waiting.assign(size_t((b.threads + 31) / 32), 0);
   b.runnable.clear();
   for (int i = 0; i < b.threads; ++i) {
     EmuThread& t = thread_at(b, i);
@@ -344,7 +359,7 @@ void run_block(EmuBlock& b, uint64_t& rng) {
     t.state = WaitKind::Running;
     t.block_epoch = t.warp_epoch = 0;
     t.op = Collective::None;
-    t.groups.clear();
+    if (!t.groups.empty()) t.groups.clear();
     t.open_group.clear();
     t.in_runtime = 0;
     t.fiber->reset(&thread_main, &t);
@@ -368,6 +383,14 @@ void run_block(EmuBlock& b, uint64_t& rng) {
     g_thread = &t;
     t.fiber->resume();
     g_thread = nullptr;
+  }
+  if (!b.faulted) {
+    const std::string unwritten = unwritten_read_fault(b);
+    if (!unwritten.empty()) {
+      b.faulted = true;
+      b.fault_code = Fault::LaunchFailure;
+      b.fault_message = unwritten;
+    }
   }
 }
 

@@ -92,7 +92,18 @@ struct EmuBlock {
   int threads = 0, live = 0, at_barrier = 0;
   std::vector<EmuThread>* pool = nullptr;  // [0, threads) are this block's
   std::vector<uint32_t> warp_epoch;        // per warp: __syncwarp generations completed
+  std::vector<int> warp_waiting;           // per warp: lanes waiting in a collective
   std::vector<int> runnable;
+  // Shared bytes read before any thread of the block wrote them (since the last barrier). A write by
+  // another thread before the next barrier is a race (reported there); if none comes, the read saw
+  // garbage, reported at that barrier or at the block's end (unwritten_read_fault).
+  struct UnwrittenRead {
+    uintptr_t addr;
+    int reader;
+    size_t offset;
+    const char* space;
+  };
+  std::vector<UnwrittenRead> unwritten_reads;
   unsigned char* dynamic_shared = nullptr;
   size_t dynamic_shared_bytes = 0;
   uint32_t generation = 0;  // distinguishes this block's shadow entries from earlier blocks'
@@ -116,6 +127,8 @@ struct Allocation {
 };
 // The allocation holding [p, p + n), or null; *near is set to the closest one at or below p.
 const Allocation* find_allocation(uintptr_t p, const Allocation** near);
+// Changes whenever an allocation is made or freed (invalidates cached lookups).
+uint64_t allocation_version();
 // Bytes past each allocation's end that no other allocation uses (out-of-bounds accesses land there).
 constexpr size_t kRedZone = 256;
 
@@ -129,6 +142,8 @@ inline void check_access(const void* p, size_t bytes, bool write, bool aligned) 
 void check_shared_destination(const void* p, size_t bytes);
 // The per-byte race shadow forgets every earlier block (a new block starts).
 void start_block_shadow(EmuBlock& block);
+// The message for the block's first unwritten read, or "" when there is none.
+std::string unwritten_read_fault(EmuBlock& block);
 
 std::mutex& emulator_mutex();
 std::string describe_thread();

@@ -12,6 +12,7 @@ namespace {
 }  // namespace
 
 bool cuda_built() { return false; }
+bool cuda_emulated() { return false; }
 int cuda_device_count() { return 0; }
 void cuda_set_device(int) { no_cuda(); }
 void* cuda_malloc_or_null(size_t, int) { no_cuda(); }
