@@ -1,9 +1,9 @@
 #include "distributed/ddp.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "core/base/error.h"
+#include "core/ops/ops.h"
 
 namespace anvil::distributed {
 
@@ -11,7 +11,8 @@ struct GradSync::State {
   struct Bucket {
     std::vector<size_t> params;   // indices into State::params
     std::vector<size_t> offsets;  // element offset of each param in `buffer`
-    std::vector<float> buffer;
+    size_t size = 0;              // elements
+    Tensor buffer;                // f32 on the parameters' device (NCCL reduces device memory)
     size_t ready = 0;             // params whose gradient arrived in this sync
     bool started = false;
     std::unique_ptr<Work> work;
@@ -48,19 +49,18 @@ struct GradSync::State {
   void start(Bucket& b) {
     for (size_t k = 0; k < b.params.size(); ++k) {
       const Tensor& p = params[b.params[k]];
-      float* dst = b.buffer.data() + b.offsets[k];
-      const size_t n = size_t(p.numel());
+      const int64_t n = p.numel(), off = int64_t(b.offsets[k]);
+      Tensor dst = b.buffer.slice(0, off, off + n);
       Tensor g = p.grad();
       if (!g.defined()) {
-        std::fill(dst, dst + n, 0.0f);
+        ops::fill_(dst, 0.0f);
         continue;
       }
-      ANVIL_CHECK_AS(RuntimeFailure, g.dtype() == DType::F32 && g.device().is_cpu(), "[ddp] gradient of ", p.name(),
-                     " is ", g.str(), "; the CPU data-parallel path averages f32 CPU gradients");
-      Tensor gc = g.contiguous();
-      std::memcpy(dst, gc.data<float>(), n * sizeof(float));
+      ANVIL_CHECK_AS(RuntimeFailure, g.dtype() == DType::F32 && g.device() == p.device(), "[ddp] gradient of ",
+                     p.name(), " is ", g.str(), "; data parallelism averages f32 gradients on the parameter's device");
+      ops::copy_(dst, g.contiguous().view({-1}));
     }
-    b.work = comm->all_reduce_sum_async(b.buffer.data(), b.buffer.size());
+    b.work = comm->all_reduce_sum_async(b.buffer.data<float>(), b.size);
     b.started = true;
   }
 };
@@ -74,8 +74,10 @@ GradSync::GradSync(std::shared_ptr<Communicator> comm, std::vector<Tensor> param
   s.bucket_of.assign(s.params.size(), 0);
   s.arrived.assign(s.params.size(), 0);
   for (const Tensor& p : s.params)
-    ANVIL_CHECK_AS(RuntimeFailure, p.dtype() == DType::F32 && p.device().is_cpu() && p.is_contiguous(), "[ddp] parameter ",
-                   p.name(), " is ", p.str(), "; the CPU data-parallel path needs contiguous f32 CPU parameters");
+    ANVIL_CHECK_AS(RuntimeFailure,
+                   p.dtype() == DType::F32 && p.is_contiguous() && p.device() == s.params.front().device(),
+                   "[ddp] parameter ", p.name(), " is ", p.str(),
+                   "; data parallelism needs contiguous f32 parameters, all on one device");
 
   // Reverse registration order: the head and last blocks first, as backward produces them.
   int64_t bytes = 0;
@@ -87,11 +89,13 @@ GradSync::GradSync(std::shared_ptr<Communicator> comm, std::vector<Tensor> param
     }
     State::Bucket& b = s.buckets.back();
     b.params.push_back(i);
-    b.offsets.push_back(b.buffer.size());
-    b.buffer.resize(b.buffer.size() + n);
+    b.offsets.push_back(b.size);
+    b.size += n;
     s.bucket_of[i] = s.buckets.size() - 1;
     bytes += int64_t(n * sizeof(float));
   }
+  for (State::Bucket& b : s.buckets)
+    b.buffer = Tensor::zeros({int64_t(b.size)}, DType::F32, s.params[b.params.front()].device());
 
   std::weak_ptr<State> weak = state_;
   for (size_t i = 0; i < s.params.size(); ++i) {
@@ -138,18 +142,16 @@ void GradSync::finish() {
     b.work.reset();
     for (size_t k = 0; k < b.params.size(); ++k) {
       Tensor& p = s.params[b.params[k]];
-      const float* src = b.buffer.data() + b.offsets[k];
+      const int64_t n = p.numel(), off = int64_t(b.offsets[k]);
       Tensor g = p.grad();
       if (!g.defined() || !g.is_contiguous() || g.storage().use_count() > 1) {
         // A fresh buffer: never write through a gradient that may alias another tensor.
         g = Tensor::empty(p.shape(), DType::F32, p.device());
         p.set_grad(g);
       }
-      float* dst = g.data<float>();
-      const size_t n = size_t(p.numel());
-      if (world == 1) std::memcpy(dst, src, n * sizeof(float));
-      else
-        for (size_t i = 0; i < n; ++i) dst[i] = src[i] * scale;
+      Tensor dst = g.view({-1});
+      ops::copy_(dst, b.buffer.slice(0, off, off + n));
+      if (world > 1) ops::mul_(dst, scale);  // the same x * (1 / world) per element as before, on any device
     }
   }
   s.syncing = false;
@@ -157,8 +159,8 @@ void GradSync::finish() {
 
 void broadcast_parameters(Communicator& comm, const std::vector<Tensor>& params, int root) {
   for (const Tensor& p : params) {
-    ANVIL_CHECK_AS(RuntimeFailure, p.dtype() == DType::F32 && p.device().is_cpu() && p.is_contiguous(),
-                   "[distributed] parameter ", p.name(), " is ", p.str(), "; broadcast needs contiguous f32 CPU");
+    ANVIL_CHECK_AS(RuntimeFailure, p.dtype() == DType::F32 && p.is_contiguous(), "[distributed] parameter ", p.name(),
+                   " is ", p.str(), "; broadcast needs contiguous f32 (device memory under NCCL)");
     comm.broadcast(p.data<float>(), size_t(p.numel()), root);
   }
 }

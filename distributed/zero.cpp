@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 
 #include "core/base/error.h"
 #include "core/ops/ops.h"
@@ -22,8 +21,9 @@ ZeroAdamW::ZeroAdamW(std::shared_ptr<Communicator> comm, std::vector<optim::Para
   ANVIL_CHECK_AS(ConfigError, eps >= 0.0f, "[adamw] eps must be >= 0, got ", eps);
   for (const optim::ParamGroup& g : groups_)
     for (const Tensor& p : g.params) {
-      ANVIL_CHECK_AS(RuntimeFailure, p.dtype() == DType::F32 && p.device().is_cpu() && p.is_contiguous(),
-                     "[zero] parameter ", p.name(), " is ", p.str(), "; ZeRO-1 on the CPU needs contiguous f32");
+      ANVIL_CHECK_AS(RuntimeFailure,
+                     p.dtype() == DType::F32 && p.is_contiguous() && p.device() == groups_.front().params.front().device(),
+                     "[zero] parameter ", p.name(), " is ", p.str(), "; ZeRO-1 needs contiguous f32 parameters on one device");
       ANVIL_CHECK_AS(RuntimeFailure, !p.name().empty(), "[zero] every parameter needs a name (its state's key)");
       segments_.push_back({p, total_, g.weight_decay});
       total_ += p.numel();
@@ -32,36 +32,36 @@ ZeroAdamW::ZeroAdamW(std::shared_ptr<Communicator> comm, std::vector<optim::Para
   shard_ = std::max<int64_t>((total_ + world - 1) / world, 1);
   lo_ = std::min(total_, rank * shard_);
   hi_ = std::min(total_, lo_ + shard_);
-  m_ = Tensor::zeros({shard_});
-  v_ = Tensor::zeros({shard_});
-  flat_grad_.assign(size_t(shard_ * world), 0.0f);
-  flat_param_.assign(size_t(shard_ * world), 0.0f);
-  shard_grad_ = Tensor::zeros({shard_});
-  shard_param_.assign(size_t(shard_), 0.0f);
+  const Device device = segments_.empty() ? Device::cpu() : segments_.front().param.device();
+  m_ = Tensor::zeros({shard_}, DType::F32, device);
+  v_ = Tensor::zeros({shard_}, DType::F32, device);
+  flat_grad_ = Tensor::zeros({shard_ * world}, DType::F32, device);
+  flat_param_ = Tensor::zeros({shard_ * world}, DType::F32, device);
+  shard_grad_ = Tensor::zeros({shard_}, DType::F32, device);
+  shard_param_ = Tensor::zeros({shard_}, DType::F32, device);
 }
+
+namespace {
+// `t` as a flat view (t contiguous).
+Tensor flat(const Tensor& t) { return t.detach().view({-1}); }
+}  // namespace
 
 float ZeroAdamW::clip_grad_norm(float max_norm) {
   const int world = comm_->world_size();
   // 1. Local gradients into the flat buffer (zeros where a parameter has none), reduce-scatter.
   for (Segment& s : segments_) {
-    float* dst = flat_grad_.data() + s.offset;
+    Tensor dst = flat_grad_.slice(0, s.offset, s.offset + s.param.numel());
     Tensor g = s.param.grad();
     if (!g.defined()) {
-      std::fill(dst, dst + s.param.numel(), 0.0f);
+      ops::fill_(dst, 0.0f);
       continue;
     }
-    if (g.dtype() != DType::F32) g = g.to(DType::F32);
-    g = g.contiguous();
-    std::memcpy(dst, g.data<float>(), size_t(s.param.numel()) * sizeof(float));
+    ops::copy_(dst, flat(g.contiguous()));  // converts a non-f32 gradient
   }
-  comm_->reduce_scatter_sum(flat_grad_.data(), shard_grad_.data<float>(), size_t(shard_));
+  comm_->reduce_scatter_sum(flat_grad_.data<float>(), shard_grad_.data<float>(), size_t(shard_));
   const int64_t n = hi_ - lo_;
   Tensor owned = shard_grad_.slice(0, 0, n);  // this rank's part of the index space (a view)
-  if (world > 1) {
-    float* g = shard_grad_.data<float>();
-    const float scale = 1.0f / float(world);
-    for (int64_t i = 0; i < n; ++i) g[i] *= scale;
-  }
+  if (world > 1 && n > 0) ops::mul_(owned, 1.0f / float(world));
   // 2. Global norm across shards; clip this shard.
   double sum_squares = n > 0 ? ops::sum_squares({owned}) : 0.0;
   comm_->all_reduce_sum(&sum_squares, 1);
@@ -89,12 +89,14 @@ void ZeroAdamW::step(float lr) {
   // 4. All-gather the updated shards into every rank's parameters.
   for (Segment& s : segments_) {
     const int64_t a = std::max(lo_, s.offset), b = std::min(hi_, s.offset + s.param.numel());
-    if (a < b)
-      std::memcpy(shard_param_.data() + (a - lo_), s.param.data<float>() + (a - s.offset), size_t(b - a) * sizeof(float));
+    if (a >= b) continue;
+    Tensor dst = shard_param_.slice(0, a - lo_, b - lo_);
+    ops::copy_(dst, flat(s.param).slice(0, a - s.offset, b - s.offset));
   }
-  comm_->all_gather(shard_param_.data(), flat_param_.data(), size_t(shard_));
+  comm_->all_gather(shard_param_.data<float>(), flat_param_.data<float>(), size_t(shard_));
   for (Segment& s : segments_) {
-    std::memcpy(s.param.data<float>(), flat_param_.data() + s.offset, size_t(s.param.numel()) * sizeof(float));
+    Tensor dst = flat(s.param);
+    ops::copy_(dst, flat_param_.slice(0, s.offset, s.offset + s.param.numel()));
     s.param.zero_grad();
   }
 }
@@ -102,10 +104,12 @@ void ZeroAdamW::step(float lr) {
 std::map<std::string, Tensor> ZeroAdamW::state_tensors() const {
   std::map<std::string, Tensor> out;
   for (auto [prefix, moments] : {std::pair<const char*, const Tensor*>{"m", &m_}, {"v", &v_}}) {
-    comm_->all_gather(moments->data<float>(), flat_param_.data(), size_t(shard_));
+    comm_->all_gather(moments->data<float>(), flat_param_.data<float>(), size_t(shard_));
     for (const Segment& s : segments_) {
+      // A CPU copy (checkpoints hold CPU tensors; flat_param_ is reused by the next gather).
       Tensor t = Tensor::empty(s.param.shape(), DType::F32);
-      std::memcpy(t.data<float>(), flat_param_.data() + s.offset, size_t(s.param.numel()) * sizeof(float));
+      Tensor dst = flat(t);
+      ops::copy_(dst, flat_param_.slice(0, s.offset, s.offset + s.param.numel()));
       out[std::string(prefix) + "." + s.param.name()] = t;
     }
   }
@@ -133,8 +137,8 @@ void ZeroAdamW::load_state(const std::map<std::string, Tensor>& tensors, const n
       ++expected;
       const int64_t a = std::max(lo_, s.offset), b = std::min(hi_, s.offset + s.param.numel());
       if (a >= b) continue;
-      const std::vector<float> full = it->second.to_f32_vector();
-      std::memcpy(moments->data<float>() + (a - lo_), full.data() + (a - s.offset), size_t(b - a) * sizeof(float));
+      Tensor dst = moments->slice(0, a - lo_, b - lo_);
+      ops::copy_(dst, flat(it->second.contiguous()).slice(0, a - s.offset, b - s.offset));
     }
   }
   ANVIL_CHECK_AS(CheckpointError, tensors.size() == expected, "optimizer state: ", tensors.size(),

@@ -63,9 +63,10 @@ class ZeroAdamW final : public optim::Optimizer {
   std::shared_ptr<Communicator> comm_;
   std::vector<Segment> segments_;
   int64_t total_ = 0, shard_ = 0, lo_ = 0, hi_ = 0;  // this rank owns [lo_, hi_)
-  Tensor m_, v_, shard_grad_;                         // S f32 each, on the CPU
-  std::vector<float> flat_grad_, shard_param_;
-  mutable std::vector<float> flat_param_;  // scratch for all-gathers (state_tensors() uses it too)
+  // On the parameters' device (NCCL reduces device memory): m_, v_, shard_grad_, shard_param_ S f32
+  // each; flat_grad_ and flat_param_ world * S.
+  Tensor m_, v_, shard_grad_, shard_param_, flat_grad_;
+  mutable Tensor flat_param_;  // scratch for all-gathers (state_tensors() uses it too)
   float beta1_, beta2_, eps_;
   bool shard_grad_ready_ = false;  // steps 1-2 done for the coming step()
 };

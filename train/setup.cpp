@@ -57,7 +57,7 @@ void check_same_step(distributed::Communicator& comm, int64_t step) {
 }
 
 // The machine can run cfg.run.device (after check_supported, which knows nothing of the machine).
-void check_device(const Config& cfg, int world) {
+void check_device(const Config& cfg, const distributed::Communicator& comm) {
   const Device device = Device::parse(cfg.run.device);
   if (!device.is_cuda()) return;
   // CUDA: one GPU, fp32, through the ops' CUDA kernels (not yet run on a GPU: see bench/RESULTS.md).
@@ -66,9 +66,10 @@ void check_device(const Config& cfg, int world) {
                  "run.device=cpu");
   ANVIL_CHECK_AS(ConfigError, device.index < runtime::cuda_device_count(), "run.device: ", cfg.run.device,
                  " but this machine has ", runtime::cuda_device_count(), " CUDA device(s); set run.device=cpu");
-  // DDP and ZeRO-1 stage gradients through host memory; on device tensors they are not wired yet.
-  ANVIL_CHECK_AS(ConfigError, world == 1, "run.device: ", cfg.run.device, " with ", world,
-                 " ranks: data parallelism on CUDA tensors is not wired yet; use one process or run.device cpu");
+  // DDP and ZeRO-1 reduce device buffers: only NCCL takes them (MPI here is not CUDA-aware).
+  ANVIL_CHECK_AS(ConfigError, comm.world_size() == 1 || comm.backend() == "nccl", "run.device: ", cfg.run.device,
+                 " with ", comm.world_size(), " ranks needs distributed.backend nccl (the ", comm.backend(),
+                 " backend reduces host memory); use nccl, one process, or run.device cpu");
   runtime::set_cuda_device(device.index);
 }
 
@@ -227,7 +228,7 @@ std::unique_ptr<TrainSession> setup_session(const Config& cfg_in, const TrainOpt
 
   // 1. Checks that need nothing loaded.
   check_supported(cfg);
-  check_device(cfg, s.world);
+  check_device(cfg, *s.comm);
   s.device = Device::parse(cfg.run.device);
   check_config_paths(cfg);
   std::vector<std::string> warnings;

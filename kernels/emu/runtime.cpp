@@ -24,7 +24,16 @@ namespace anvil::emu {
 
 namespace {
 
-constexpr int kDeviceCount = 1;
+// Devices the emulator shows (ANVIL_EMU_DEVICES, default 8, as on one 8-GPU node): every rank of an
+// mpirun job on one machine can then have "its" GPU. They share one memory and run one at a time.
+int device_count() {
+  static const int n = [] {
+    const char* v = std::getenv("ANVIL_EMU_DEVICES");
+    const int d = v ? std::atoi(v) : 8;
+    return d > 0 ? d : 1;
+  }();
+  return n;
+}
 constexpr size_t kDefaultDeviceMemory = size_t(8) << 30;
 constexpr int kMaxOptInSharedMemory = 227 * 1024;
 constexpr int kDefaultDynamicShared = 48 * 1024;
@@ -150,7 +159,7 @@ using anvil::emu::emulator_mutex;
 using anvil::emu::state;
 
 cudaError_t cudaGetDeviceCount(int* count) {
-  *count = anvil::emu::kDeviceCount;
+  *count = anvil::emu::device_count();
   return cudaSuccess;
 }
 cudaError_t cudaGetDevice(int* device) {
@@ -158,14 +167,15 @@ cudaError_t cudaGetDevice(int* device) {
   return cudaSuccess;
 }
 cudaError_t cudaSetDevice(int device) {
-  if (device < 0 || device >= anvil::emu::kDeviceCount)
+  if (device < 0 || device >= anvil::emu::device_count())
     return anvil::emu::fail(cudaErrorInvalidDevice, "cudaSetDevice(" + std::to_string(device) +
-                                                        "): the emulator has one device");
+                                                        "): the emulator has " + std::to_string(anvil::emu::device_count()) +
+                                                        " devices (ANVIL_EMU_DEVICES)");
   anvil::emu::g_device = device;
   return cudaSuccess;
 }
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int device) {
-  if (device < 0 || device >= anvil::emu::kDeviceCount) return cudaErrorInvalidDevice;
+  if (device < 0 || device >= anvil::emu::device_count()) return cudaErrorInvalidDevice;
   std::memset(p, 0, sizeof(*p));
   std::strncpy(p->name, "Anvil CUDA emulator (CPU, sm_90 limits)", sizeof(p->name) - 1);
   p->totalGlobalMem = state().capacity;

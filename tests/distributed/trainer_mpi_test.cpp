@@ -20,6 +20,8 @@
 
 #include "core/io/safetensors.h"
 #include "data/shards/shard.h"
+#include "distributed/launch.h"
+#include "kernels/device_runtime.h"
 #include "tests/distributed/mpi_test_util.h"
 #include "tests/support/train_fixtures.h"
 #include "train/checkpoint/checkpoint.h"
@@ -176,6 +178,59 @@ TEST_F(DataParallel, ZeroStageOneEqualsOneProcessWithAccumulation) {
 
 TEST_F(DataParallel, ZeroStageOneEqualsOneProcessWithDropoutLlama) {
   expect_equals_single_process(2, "llama", 0.1, /*zero_stage=*/1);
+}
+
+// The NCCL backend on CUDA devices (one per rank) trains like the MPI backend on the CPU: DDP and
+// ZeRO-1, the same losses and final weights to float reordering (CUDA sums in other orders). In CI
+// the devices are the CPU emulator's and its NCCL is MPI (kernels/emu/nccl.cpp); on a GPU node the
+// same test runs real NCCL.
+TEST_F(DataParallel, NcclOnCudaTrainsLikeMpiOnTheCpu) {
+#ifndef ANVIL_HAVE_NCCL
+  GTEST_SKIP() << "built without NCCL";
+#else
+  if (kernels::cuda_device_count() < world) GTEST_SKIP() << "needs one CUDA device per rank";
+  const fs::path dir = shared_scratch();
+  if (rank == 0) test::write_synthetic_corpus(dir / "data", 64, 8000, 3);
+  comm->barrier();
+  const distributed::LaunchInfo launch = distributed::detect_launch(distributed::launch_environment());
+  for (int64_t zero_stage : {0, 1}) {
+    const std::string tag = "zero" + std::to_string(zero_stage);
+    Config on_cpu = small_config(dir / "data", dir / ("mpi_" + tag), world, 1);
+    on_cpu.distributed.zero_stage = zero_stage;
+    TrainOptions cpu_opts;
+    cpu_opts.quiet = true;
+    cpu_opts.communicator = comm;
+    const TrainSummary a = train(on_cpu, cpu_opts);
+
+    Config on_gpu = small_config(dir / "data", dir / ("nccl_" + tag), world, 1);
+    on_gpu.run.device = "cuda";
+    on_gpu.distributed.backend = "nccl";
+    on_gpu.distributed.zero_stage = zero_stage;
+    validate_config(on_gpu);
+    TrainOptions gpu_opts;
+    gpu_opts.quiet = true;
+    gpu_opts.communicator = distributed::make_communicator("nccl", launch, "cuda", 60);
+    EXPECT_EQ(gpu_opts.communicator->backend(), "nccl");
+    const TrainSummary b = train(on_gpu, gpu_opts);
+
+    ASSERT_EQ(a.history.size(), b.history.size());
+    for (size_t i = 0; i < a.history.size(); ++i)
+      EXPECT_NEAR(b.history[i].loss, a.history[i].loss, 1e-4 * a.history[i].loss) << tag << " step " << i + 1;
+    EXPECT_NEAR(b.last_val_loss, a.last_val_loss, 1e-4 * a.last_val_loss) << tag;
+    if (rank == 0) {
+      auto wa = io::read_safetensors(fs::path(on_cpu.run.output_dir) / "checkpoints" / checkpoint_name(6) / "model.safetensors");
+      auto wb = io::read_safetensors(fs::path(on_gpu.run.output_dir) / "checkpoints" / checkpoint_name(6) / "model.safetensors");
+      std::vector<float> all_a, all_b;
+      for (auto& [name, t] : wa.tensors) {
+        ASSERT_TRUE(wb.tensors.count(name)) << name;
+        auto x = t.to_f32_vector(), y = wb.tensors.at(name).to_f32_vector();
+        all_a.insert(all_a.end(), x.begin(), x.end());
+        all_b.insert(all_b.end(), y.begin(), y.end());
+      }
+      EXPECT_LE(rel_diff(all_b, all_a), 1e-4) << tag << ": final weights";
+    }
+  }
+#endif
 }
 
 TEST_F(DataParallel, MismatchedConfigsAcrossRanksAreAnError) {
