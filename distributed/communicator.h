@@ -3,8 +3,9 @@
 // Backends:
 //   none  one process (world size 1); every collective is the identity (or a copy).
 //   mpi   OpenMPI's C API on host (CPU) buffers; built when CMake found MPI (ANVIL_HAVE_MPI).
-//   nccl  CUDA device buffers; built when CMake found NCCL and CUDA (ANVIL_HAVE_NCCL). Not tested
-//         in CI (no GPU there); see docs/DISTRIBUTED.md.
+//   nccl  CUDA device buffers; built when CMake found NCCL and CUDA (ANVIL_HAVE_NCCL), and in the
+//         CUDA emulator build with MPI, whose NCCL is MPI between the ranks (kernels/emu/nccl.cpp):
+//         CI runs it there; on real GPUs it has not run yet (docs/DISTRIBUTED.md).
 // make_communicator() picks one from `distributed.backend` (auto | nccl | mpi | none) and the
 // launch (distributed/launch.h).
 //
