@@ -63,6 +63,24 @@ struct ncclComm {
   int rank = 0, size = 1;
 };
 
+namespace {
+
+// The MPI type of a sum over `type` (the only reduction the project makes).
+ncclResult_t sum_type(const char* call, ncclDataType_t type, ncclRedOp_t op, MPI_Datatype* t, size_t* size) {
+  if (!mpi_type(type, t, size) || op != ncclSum)
+    return fail(ncclInvalidArgument, std::string(call) + ": only sums of 8-64 bit types are emulated");
+  return ncclSuccess;
+}
+
+// One rank or nothing to move: the collective is a copy (done here); returns whether it was.
+bool local_only(const ncclComm* comm, size_t count, const void* send, void* recv, size_t bytes) {
+  if (comm->size > 1 && count > 0) return false;
+  if (send != recv) std::memmove(recv, send, bytes);
+  return true;
+}
+
+}  // namespace
+
 const char* ncclGetErrorString(ncclResult_t result) {
   thread_local std::string text;
   const char* generic = result == ncclSuccess ? "no error"
@@ -135,13 +153,9 @@ ncclResult_t ncclAllReduce(const void* send, void* recv, size_t count, ncclDataT
                            ncclComm_t comm, cudaStream_t) {
   MPI_Datatype t;
   size_t size = 0;
-  if (!mpi_type(type, &t, &size) || op != ncclSum)
-    return fail(ncclInvalidArgument, "ncclAllReduce: only sums of 8-64 bit types are emulated");
+  if (ncclResult_t r = sum_type("ncclAllReduce", type, op, &t, &size)) return r;
   if (ncclResult_t r = check_buffers("ncclAllReduce", send, count * size, recv, count * size)) return r;
-  if (comm->size == 1 || count == 0) {
-    if (send != recv) std::memmove(recv, send, count * size);
-    return ncclSuccess;
-  }
+  if (local_only(comm, count, send, recv, count * size)) return ncclSuccess;
   MPI_Allreduce(send == recv ? MPI_IN_PLACE : send, recv, int(count), t, MPI_SUM, comm->mpi);
   return ncclSuccess;
 }
@@ -150,15 +164,11 @@ ncclResult_t ncclReduceScatter(const void* send, void* recv, size_t recv_count, 
                                ncclComm_t comm, cudaStream_t) {
   MPI_Datatype t;
   size_t size = 0;
-  if (!mpi_type(type, &t, &size) || op != ncclSum)
-    return fail(ncclInvalidArgument, "ncclReduceScatter: only sums of 8-64 bit types are emulated");
+  if (ncclResult_t r = sum_type("ncclReduceScatter", type, op, &t, &size)) return r;
   if (ncclResult_t r = check_buffers("ncclReduceScatter", send, recv_count * size * size_t(comm->size), recv,
                                      recv_count * size))
     return r;
-  if (comm->size == 1 || recv_count == 0) {
-    if (send != recv) std::memmove(recv, send, recv_count * size);
-    return ncclSuccess;
-  }
+  if (local_only(comm, recv_count, send, recv, recv_count * size)) return ncclSuccess;
   MPI_Reduce_scatter_block(send, recv, int(recv_count), t, MPI_SUM, comm->mpi);
   return ncclSuccess;
 }
@@ -171,10 +181,7 @@ ncclResult_t ncclAllGather(const void* send, void* recv, size_t send_count, nccl
   if (ncclResult_t r = check_buffers("ncclAllGather", send, send_count * size, recv,
                                      send_count * size * size_t(comm->size)))
     return r;
-  if (comm->size == 1 || send_count == 0) {
-    if (send != recv) std::memmove(recv, send, send_count * size);
-    return ncclSuccess;
-  }
+  if (local_only(comm, send_count, send, recv, send_count * size)) return ncclSuccess;
   MPI_Allgather(send, int(send_count), t, recv, int(send_count), t, comm->mpi);
   return ncclSuccess;
 }

@@ -153,6 +153,13 @@ int max_dynamic_shared(const void* kernel) {
   return it == state().max_dynamic_shared.end() ? kDefaultDynamicShared : it->second;
 }
 
+// What a synchronizing call returns: the sticky error of a faulted kernel, or success (every launch
+// and copy has completed before its call returned).
+cudaError_t pending_error() {
+  std::lock_guard<std::mutex> lock(emulator_mutex());
+  return cudaError_t(state().errors.sticky);
+}
+
 }  // namespace anvil::emu
 
 using anvil::emu::emulator_mutex;
@@ -195,11 +202,7 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int device) {
   p->multiProcessorCount = 1;
   return cudaSuccess;
 }
-cudaError_t cudaDeviceSynchronize() {
-  std::lock_guard<std::mutex> lock(emulator_mutex());
-  ANVIL_EMU_STICKY();
-  return cudaSuccess;
-}
+cudaError_t cudaDeviceSynchronize() { return anvil::emu::pending_error(); }
 cudaError_t cudaDeviceReset() {
   std::lock_guard<std::mutex> lock(emulator_mutex());
   state().errors = {};
@@ -350,16 +353,8 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
   delete stream;
   return cudaSuccess;
 }
-cudaError_t cudaStreamSynchronize(cudaStream_t) {
-  std::lock_guard<std::mutex> lock(emulator_mutex());
-  ANVIL_EMU_STICKY();
-  return cudaSuccess;
-}
-cudaError_t cudaStreamWaitEvent(cudaStream_t, cudaEvent_t, unsigned) {
-  std::lock_guard<std::mutex> lock(emulator_mutex());
-  ANVIL_EMU_STICKY();
-  return cudaSuccess;
-}
+cudaError_t cudaStreamSynchronize(cudaStream_t) { return anvil::emu::pending_error(); }
+cudaError_t cudaStreamWaitEvent(cudaStream_t, cudaEvent_t, unsigned) { return anvil::emu::pending_error(); }
 cudaError_t cudaEventCreate(cudaEvent_t* event) { return cudaEventCreateWithFlags(event, cudaEventDefault); }
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned) {
   *event = new CUevent_st{};
@@ -376,16 +371,8 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t) {
   event->recorded = true;
   return cudaSuccess;
 }
-cudaError_t cudaEventSynchronize(cudaEvent_t) {
-  std::lock_guard<std::mutex> lock(emulator_mutex());
-  ANVIL_EMU_STICKY();
-  return cudaSuccess;
-}
-cudaError_t cudaEventQuery(cudaEvent_t) {
-  std::lock_guard<std::mutex> lock(emulator_mutex());
-  ANVIL_EMU_STICKY();
-  return cudaSuccess;
-}
+cudaError_t cudaEventSynchronize(cudaEvent_t) { return anvil::emu::pending_error(); }
+cudaError_t cudaEventQuery(cudaEvent_t) { return anvil::emu::pending_error(); }
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t, cudaEvent_t) {
   *ms = 0.0f;  // emulated time means nothing
   return cudaSuccess;
