@@ -294,6 +294,8 @@ std::unique_ptr<TrainSession> setup_session(const Config& cfg_in, const TrainOpt
 }
 
 void build_model_and_optimizer(TrainSession& s) {
+  // The run's matmul precision on CUDA (train and bench both come through here).
+  ops::set_allow_tf32(s.cfg.kernels.tf32);
   Generator init_rng(s.cfg.run.seed);
   s.model = build_model(s.cfg, init_rng);
   s.model->train(true);

@@ -1,6 +1,8 @@
 // matmul (batched, broadcasting batch dims) and linear (nn.Linear's x @ W^T + b).
 // Transposed and strided operands are passed to the GEMM by stride, never copied, when their
 // last two dims have a unit stride on one side.
+#include <atomic>
+
 #include "core/ops/op_utils.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cuda/matmul.h"
@@ -97,6 +99,8 @@ bool single_batch_stride(const Tensor& t, int64_t nb, int64_t* stride) {
   return true;
 }
 
+std::atomic<bool> g_allow_tf32{false};
+
 // out (..., M, N) f32 contiguous = a (..., M, K) @ b (..., K, N) [+ bias (N) f32], batch dims of
 // a and b already broadcast to out's. Both operands share `dt` and have a cuda_layout.
 void cuda_batched_gemm(const Tensor& a, const Tensor& b, DType dt, Tensor& out, const Tensor& bias) {
@@ -106,6 +110,7 @@ void cuda_batched_gemm(const Tensor& a, const Tensor& b, DType dt, Tensor& out, 
   g.N = out.size(-1);
   g.K = a.size(-1);
   g.input_dtype = dt;
+  g.allow_tf32 = dt == DType::F32 && g_allow_tf32.load(std::memory_order_relaxed);
   cuda_layout(a, &g.a_transposed, &g.lda);
   cuda_layout(b, &g.b_transposed, &g.ldb);
   g.ldc = g.N;
@@ -243,5 +248,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                      return std::vector<Tensor>{gx, gw, gb};
                    });
 }
+
+void set_allow_tf32(bool allow) { g_allow_tf32.store(allow, std::memory_order_relaxed); }
+bool allow_tf32() { return g_allow_tf32.load(std::memory_order_relaxed); }
 
 }  // namespace anvil::ops

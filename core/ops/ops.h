@@ -55,6 +55,11 @@ Tensor max(const Tensor& a, int64_t dim, bool keepdim = false);  // values; grad
 Tensor matmul(const Tensor& a, const Tensor& b);
 // x (..., in) @ weight(out, in)^T + bias(out) -> (..., out): PyTorch nn.Linear's layout. bias may be undefined.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
+// Whether f32 matmul/linear on CUDA may run on TF32 tensor cores (10-bit mantissa products, f32
+// sums: PyTorch's torch.backends.cuda.matmul.allow_tf32, the config's kernels.tf32). Off by
+// default, so f32 products are full f32. Process-wide; the CPU ignores it.
+void set_allow_tf32(bool allow);
+bool allow_tf32();
 
 // ---- softmax family and loss (softmax.cpp, loss.cpp) ---------------------------------------------
 Tensor softmax(const Tensor& a, int64_t dim = -1);

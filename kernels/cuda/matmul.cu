@@ -225,6 +225,77 @@ __global__ void gemm_simple_kernel(int64_t M, int64_t N, int64_t K, const T* A, 
   store(C, row * ldc + col, v);
 }
 
+// TF32 tensor cores for f32 inputs (GemmArgs::allow_tf32, the config's kernels.tf32): 64 x 64 block
+// tiles, 4 warps as 2 x 2, each warp 32 x 32 = 2 x 4 mma.m16n8k8 tiles; K in slices of 16 through
+// shared memory, each operand rounded to tf32 once on its way in (cvt.rna), f32 accumulators.
+// Operands are read per element through their strides, so any shape, stride and transpose runs.
+// Shared rows are padded by 8 words: a fragment read (k = t, m = g) then hits bank 8t + g, all distinct.
+// __launch_bounds__(128, 1): left to its occupancy heuristic ptxas held it to 96 registers and spilt
+// (tools/check-kernel-resources.sh); with one block per SM promised it takes 136, no spills.
+constexpr int kTf32BlockM = 64, kTf32BlockN = 64, kTf32BlockK = 16, kTf32Threads = 128, kTf32Pad = 8;
+template <typename Out>
+__global__ void __launch_bounds__(kTf32Threads, 1)
+    gemm_tf32_kernel(int64_t M, int64_t N, int64_t K, const float* A, int64_t a_rs, int64_t a_cs, int64_t stride_a,
+                     const float* B, int64_t b_rs, int64_t b_cs, int64_t stride_b, Out* C, int64_t ldc,
+                     int64_t stride_c, Epilogue ep) {
+  __shared__ uint32_t sa[kTf32BlockK][kTf32BlockM + kTf32Pad];  // (k, m) as tf32 bits
+  __shared__ uint32_t sb[kTf32BlockK][kTf32BlockN + kTf32Pad];  // (k, n)
+  A += blockIdx.z * stride_a;
+  B += blockIdx.z * stride_b;
+  C += blockIdx.z * stride_c;
+  const int64_t m0 = int64_t(blockIdx.y) * kTf32BlockM, n0 = int64_t(blockIdx.x) * kTf32BlockN;
+  const int tid = int(threadIdx.x), warp = tid / kWarpSize, lane = tid % kWarpSize;
+  const int g = lane / 4, t = lane % 4, wm = warp / 2, wn = warp % 2;
+  float acc[2][4][4] = {};
+  for (int64_t k0 = 0; k0 < K; k0 += kTf32BlockK) {
+    for (int e = tid; e < kTf32BlockK * kTf32BlockM; e += kTf32Threads) {
+      const int kk = e % kTf32BlockK, mm = e / kTf32BlockK;  // consecutive threads walk K
+      const int64_t gm = m0 + mm, gk = k0 + kk;
+      sa[kk][mm] = to_tf32(gm < M && gk < K ? A[gm * a_rs + gk * a_cs] : 0.0f);
+    }
+    for (int e = tid; e < kTf32BlockK * kTf32BlockN; e += kTf32Threads) {
+      const int nn = e % kTf32BlockN, kk = e / kTf32BlockN;  // consecutive threads walk N
+      const int64_t gn = n0 + nn, gk = k0 + kk;
+      sb[kk][nn] = to_tf32(gk < K && gn < N ? B[gk * b_rs + gn * b_cs] : 0.0f);
+    }
+    __syncthreads();
+#pragma unroll
+    for (int ks = 0; ks < kTf32BlockK; ks += 8) {
+      // Fragments of m16n8k8 tf32 (kernels/emu/fragments.h states the ISA's table): A register r
+      // holds (row g + 8 (r % 2), col t + 4 (r / 2)); B register r holds (k t + 4 r, n g).
+      uint32_t af[2][4], bfr[4][2];
+#pragma unroll
+      for (int i = 0; i < 2; ++i)
+#pragma unroll
+        for (int r = 0; r < 4; ++r) af[i][r] = sa[ks + t + (r / 2) * 4][wm * 32 + i * 16 + g + (r % 2) * 8];
+#pragma unroll
+      for (int j = 0; j < 4; ++j)
+#pragma unroll
+        for (int r = 0; r < 2; ++r) bfr[j][r] = sb[ks + t + r * 4][wn * 32 + j * 8 + g];
+#pragma unroll
+      for (int i = 0; i < 2; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) mma_1688_tf32(acc[i][j], af[i], bfr[j][0], bfr[j][1]);
+    }
+    __syncthreads();
+  }
+  // Accumulator layout: c_r at row g + 8 (r / 2), col 2t + (r % 2) of each 16 x 8 tile.
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+#pragma unroll
+      for (int r = 0; r < 4; ++r) {
+        const int64_t row = m0 + wm * 32 + i * 16 + g + (r / 2) * 8;
+        const int64_t col = n0 + wn * 32 + j * 8 + 2 * t + (r % 2);
+        if (row >= M || col >= N) continue;
+        float v = ep.alpha * acc[i][j][r] + (ep.bias ? ep.bias[col] : 0.0f);
+        if (ep.beta != 0.0f) v += ep.beta * load(C, row * ldc + col);
+        if (ep.gelu) v = gelu_tanh(v);
+        store(C, row * ldc + col, v);
+      }
+}
+
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 bool multiple_of_8(int64_t v) { return v % 8 == 0; }
 
@@ -278,6 +349,18 @@ void run_simple(const GemmArgs& a, cudaStream_t s) {
                a.batch_stride_b, static_cast<Out*>(a.C), a.ldc, a.batch_stride_c, make_epilogue(a));
 }
 
+template <typename Out>
+void run_tf32(const GemmArgs& a, cudaStream_t s) {
+  const dim3 grid(unsigned((a.N + kTf32BlockN - 1) / kTf32BlockN), unsigned((a.M + kTf32BlockM - 1) / kTf32BlockM),
+                  unsigned(a.batch));
+  const int64_t a_rs = a.a_transposed ? 1 : a.lda, a_cs = a.a_transposed ? a.lda : 1;
+  const int64_t b_rs = a.b_transposed ? 1 : a.ldb, b_cs = a.b_transposed ? a.ldb : 1;
+  ANVIL_CHECK_OP(grid.y <= 65535, "[gemm] M=", a.M, " too large for the tf32 kernel");
+  ANVIL_LAUNCH((gemm_tf32_kernel<Out>), grid, dim3(kTf32Threads), 0, s, a.M, a.N, a.K, static_cast<const float*>(a.A),
+               a_rs, a_cs, a.batch_stride_a, static_cast<const float*>(a.B), b_rs, b_cs, a.batch_stride_b,
+               static_cast<Out*>(a.C), a.ldc, a.batch_stride_c, make_epilogue(a));
+}
+
 // Calls f(T{}, Out{}) for the input storage type and the output type (f32 or T).
 template <typename F>
 void dispatch_gemm_types(const GemmArgs& a, F&& f) {
@@ -309,7 +392,14 @@ bool gemm_tensor_core_can_run(const GemmArgs& a) {
 
 GemmBackend gemm(const GemmArgs& a, GemmBackend backend) {
   validate(a);
-  if (backend == GemmBackend::Auto) backend = gemm_tensor_core_can_run(a) ? GemmBackend::TensorCore : GemmBackend::Simple;
+  if (backend == GemmBackend::Auto) {
+    if (gemm_tensor_core_can_run(a))
+      backend = GemmBackend::TensorCore;
+    else if (a.input_dtype == DType::F32 && a.allow_tf32)
+      backend = GemmBackend::Tf32;
+    else
+      backend = GemmBackend::Simple;
+  }
   if (a.M == 0 || a.N == 0 || a.batch == 0) return backend;
   if (a.K == 0) backend = GemmBackend::Simple;  // C = epilogue(beta * C)
   cudaStream_t s = resolve_stream(a.stream);
@@ -323,6 +413,11 @@ GemmBackend gemm(const GemmArgs& a, GemmBackend backend) {
         using Out = decltype(out_tag);
         if constexpr (!std::is_same_v<T, float>) run_tensor_core<T, Out>(a, s);
       });
+      break;
+    case GemmBackend::Tf32:
+      ANVIL_CHECK_OP(a.input_dtype == DType::F32, "[gemm] the tf32 kernel takes f32 inputs, got ",
+                     dtype_name(a.input_dtype));
+      run_tf32<float>(a, s);  // f32 inputs: the output is f32 (validate() allows f32 or the input dtype)
       break;
     case GemmBackend::Simple:
     case GemmBackend::Auto:

@@ -3,8 +3,10 @@
 //
 // Backends: a hand-written tensor-core kernel (bf16/f16 in, fp32 accumulate) and a simple tiled
 // fp32-FMA kernel that runs any shape, stride and dtype (f32 too) as the fallback.
-// GemmBackend::Auto takes the tensor-core kernel when gemm_tensor_core_can_run() and the simple
-// kernel otherwise.
+// A third, for f32 inputs when the caller allows TF32 (GemmArgs::allow_tf32, PyTorch's allow_tf32):
+// TF32 tensor cores (mma.m16n8k8; 10-bit mantissa products, f32 accumulation), any shape and stride.
+// GemmBackend::Auto takes the tensor-core kernel when gemm_tensor_core_can_run(), else the tf32
+// kernel for f32 inputs with allow_tf32, else the simple kernel.
 // Plain C++: pointers are device pointers, stream is a cudaStream_t as void* (nullptr = anvil's).
 #pragma once
 
@@ -15,7 +17,7 @@
 
 namespace anvil::kernels::cuda {
 
-enum class GemmBackend { Auto, TensorCore, Simple };
+enum class GemmBackend { Auto, TensorCore, Simple, Tf32 };
 // Applied after alpha/beta: Bias adds bias[n]; BiasGelu then applies GELU (tanh).
 enum class GemmEpilogue { None, Bias, BiasGelu };
 
@@ -38,6 +40,7 @@ struct GemmArgs {
   DType output_dtype = DType::F32;
   int64_t batch = 1;  // matrices i = 0..batch-1 start at A + i * batch_stride_a (elements), etc.
   int64_t batch_stride_a = 0, batch_stride_b = 0, batch_stride_c = 0;
+  bool allow_tf32 = false;  // f32 inputs may run on TF32 tensor cores (Auto picks GemmBackend::Tf32)
   float alpha = 1.0f;
   float beta = 0.0f;  // beta = 1 accumulates into C (`+=`, weight gradients); C is not read when 0
   GemmEpilogue epilogue = GemmEpilogue::None;

@@ -1,6 +1,6 @@
 // The inline-PTX primitives of the tensor-core kernels: cp.async (global -> shared, 16 bytes, zero
-// fill), its commit and wait, ldmatrix (x4, plain and .trans) and mma.sync m16n8k16 with f32
-// accumulators. Each has its real definition (inline PTX) and, in the -DANVIL_CUDA=EMULATE build,
+// fill), its commit and wait, ldmatrix (x4, plain and .trans), mma.sync m16n8k16 (bf16/f16) and
+// m16n8k8 (tf32, with the f32 -> tf32 conversion) with f32 accumulators. Each has its real definition (inline PTX) and, in the -DANVIL_CUDA=EMULATE build,
 // an emulated one beside it (kernels/emu: warp collectives built from the PTX ISA's fragment
 // layouts in kernels/emu/fragments.h); kernels call these and never write asm themselves.
 #pragma once
@@ -30,6 +30,10 @@ template <typename T>
 __device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
   static_assert(sizeof(T) == 2, "mma_16816 takes bf16 or f16 operands");
   ::anvil::emu::mma_m16n8k16(d, a, b0, b1, std::is_same_v<T, bf16>);
+}
+__device__ __forceinline__ uint32_t to_tf32(float x) { return ::anvil::emu::to_tf32(x); }
+__device__ __forceinline__ void mma_1688_tf32(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  ::anvil::emu::mma_m16n8k8_tf32(d, a, b0, b1);
 }
 
 #else
@@ -71,6 +75,20 @@ template <>
 __device__ __forceinline__ void mma_16816<f16>(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
   asm volatile(
       "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// f32 -> tf32 (round to nearest, ties away from zero), kept in a 32-bit register.
+__device__ __forceinline__ uint32_t to_tf32(float x) {
+  uint32_t r;
+  asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(x));
+  return r;
+}
+__device__ __forceinline__ void mma_1688_tf32(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
       "{%0, %1, %2, %3};\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));

@@ -50,6 +50,10 @@ unsigned ballot(unsigned mask, bool predicate);
 void ldmatrix(uint32_t* regs, int count, const void* shared_row, bool transpose);
 // D (16x8 f32) += A (16x16) * B (16x8), operands bf16 (bf16_inputs) or f16, fragments as in the PTX ISA.
 void mma_m16n8k16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1, bool bf16_inputs);
+// D (16x8 f32) += A (16x8) * B (8x8), operands tf32 (f32 bit patterns whose low 13 bits are ignored).
+void mma_m16n8k8_tf32(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1);
+// cvt.rna.tf32.f32: f32 rounded to tf32 (10 mantissa bits, to nearest, ties away from zero).
+uint32_t to_tf32(float x);
 void cp_async(void* shared_dst, const void* global_src, int copy_bytes, int src_bytes);
 void cp_async_commit();
 void cp_async_wait(int pending_groups);

@@ -43,4 +43,15 @@ inline Coord mma_b_element(int lane, int reg, int half) {
 //   row = groupID for c0, c1, groupID + 8 for c2, c3;  col = threadID_in_group * 2 + (i & 1).
 inline Coord mma_c_element(int lane, int i) { return {lane / 4 + (i >= 2 ? 8 : 0), (lane % 4) * 2 + (i & 1)}; }
 
+// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 — PTX ISA, "Matrix Fragments for mma.m16n8k8"
+// (section 9.7.14.5.7 in PTX ISA 8.5), .tf32 rows. One element per 32-bit register.
+// A (16 x 8): a0..a3: row = groupID for a0, a2, groupID + 8 for a1, a3;
+//   col = threadID_in_group for a0, a1, threadID_in_group + 4 for a2, a3.
+inline Coord mma_tf32_a_element(int lane, int reg) {
+  return {lane / 4 + (reg % 2) * 8, lane % 4 + (reg / 2) * 4};
+}
+// B (8 x 8): b0, b1: row (k) = threadID_in_group for b0, threadID_in_group + 4 for b1; col (n) = groupID.
+inline Coord mma_tf32_b_element(int lane, int reg) { return {lane % 4 + reg * 4, lane / 4}; }
+// C and D: as for m16n8k16 (mma_c_element).
+
 }  // namespace anvil::emu::fragments

@@ -262,6 +262,44 @@ void compute_collective(EmuBlock& b, int warp, unsigned mask, Collective op) {
       }
       return;
     }
+    case Collective::MmaTf32: {
+      float A[16][8], B[8][8], C[16][8];
+      auto tf32_value = [](uint32_t bits) {
+        bits &= 0xffffe000u;  // the tensor core reads 19 bits: sign, exponent, 10 mantissa bits
+        float v;
+        std::memcpy(&v, &bits, 4);
+        return v;
+      };
+      for (int l = 0; l < 32; ++l) {
+        EmuThread& u = lane_thread(l);
+        for (int reg = 0; reg < 4; ++reg) {
+          const auto e = fragments::mma_tf32_a_element(l, reg);
+          A[e.row][e.col] = tf32_value(u.in[reg]);
+        }
+        for (int reg = 0; reg < 2; ++reg) {
+          const auto e = fragments::mma_tf32_b_element(l, reg);
+          B[e.row][e.col] = tf32_value(u.in[4 + reg]);
+        }
+        for (int i = 0; i < 4; ++i) {
+          const auto e = fragments::mma_c_element(l, i);
+          std::memcpy(&C[e.row][e.col], &u.in[6 + i], 4);
+        }
+      }
+      for (int r = 0; r < 16; ++r)
+        for (int c = 0; c < 8; ++c) {
+          float acc = C[r][c];
+          for (int k = 0; k < 8; ++k) acc += A[r][k] * B[k][c];  // tf32 products are exact in f32
+          C[r][c] = acc;
+        }
+      for (int l = 0; l < 32; ++l) {
+        EmuThread& u = lane_thread(l);
+        for (int i = 0; i < 4; ++i) {
+          const auto e = fragments::mma_c_element(l, i);
+          std::memcpy(&u.out[i], &C[e.row][e.col], 4);
+        }
+      }
+      return;
+    }
     case Collective::None: break;
   }
 }
@@ -403,6 +441,7 @@ const char* collective_name(Collective c) {
     case Collective::Ballot: return "__ballot_sync";
     case Collective::Ldmatrix: return "ldmatrix";
     case Collective::Mma: return "mma.sync";
+    case Collective::MmaTf32: return "mma.sync (tf32)";
     case Collective::None: break;
   }
   return "(none)";
@@ -513,6 +552,27 @@ void mma_m16n8k16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b
     fault(Fault::LaunchFailure, "mma.sync in a warp with fewer than 32 threads");
   arrive_at_collective(Collective::Mma, 0xffffffffu);
   for (int i = 0; i < 4; ++i) std::memcpy(&d[i], &t.out[i], 4);
+}
+
+void mma_m16n8k8_tf32(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  RuntimeScope scope;
+  EmuThread& t = *g_thread;
+  for (int i = 0; i < 4; ++i) t.in[i] = a[i];
+  t.in[4] = b0;
+  t.in[5] = b1;
+  for (int i = 0; i < 4; ++i) std::memcpy(&t.in[6 + i], &d[i], 4);
+  if (existing_lanes(*g_block, t.warp) != 0xffffffffu)
+    fault(Fault::LaunchFailure, "mma.sync in a warp with fewer than 32 threads");
+  arrive_at_collective(Collective::MmaTf32, 0xffffffffu);
+  for (int i = 0; i < 4; ++i) std::memcpy(&d[i], &t.out[i], 4);
+}
+
+uint32_t to_tf32(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, 4);
+  if ((bits & 0x7f800000u) == 0x7f800000u) return bits;  // inf and NaN pass through
+  bits += 0x1000u;                                       // half of the dropped 13 bits: ties away from zero
+  return bits & 0xffffe000u;
 }
 
 void cp_async(void* dst, const void* src, int copy_bytes, int src_bytes) {

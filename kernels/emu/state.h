@@ -35,7 +35,7 @@ struct KernelFault : std::runtime_error {
 [[noreturn]] void fault(Fault code, const std::string& what);
 
 enum class WaitKind : uint8_t { Running, Block, Warp, Done };
-enum class Collective : uint8_t { None, SyncWarp, Shfl, Ballot, Ldmatrix, Mma };
+enum class Collective : uint8_t { None, SyncWarp, Shfl, Ballot, Ldmatrix, Mma, MmaTf32 };
 const char* collective_name(Collective c);
 
 struct CpAsyncCopy {

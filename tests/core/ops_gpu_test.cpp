@@ -124,6 +124,23 @@ TEST_F(OpsGpu, MatmulAndLinear) {
            {uniform({11, 16}, 41), uniform({24, 16}, 42)}, kReduceTol);
 }
 
+// kernels.tf32 / ops::set_allow_tf32: f32 products on TF32 tensor cores, forward and backward, within
+// TF32's rounding (inputs carry 2^-11 relative error, so 2e-3 in relative L2); off again afterwards.
+TEST_F(OpsGpu, MatmulAndLinearOnTf32WhenAllowed) {
+  set_allow_tf32(true);
+  check_op("matmul on tf32", [](auto& x) { return matmul(x[0], x[1]); }, {uniform({3, 33, 40}, 95), uniform({40, 21}, 96)},
+           2e-3);
+  check_op("linear on tf32", [](auto& x) { return linear(x[0], x[1], x[2]); },
+           {uniform({2, 9, 24}, 97), uniform({30, 24}, 98), uniform({30}, 99)}, 2e-3);
+  // And it is really TF32: the same product differs from the full-f32 one (inputs are not tf32-exact).
+  const Tensor a = uniform({16, 64}, 100).to(kCuda), b = uniform({64, 16}, 101).to(kCuda);
+  const Tensor on = matmul(a, b);
+  set_allow_tf32(false);
+  EXPECT_FALSE(allow_tf32());
+  const Tensor off = matmul(a, b);
+  EXPECT_GT(test::norm_rel_error(on, off), 1e-6);
+}
+
 TEST_F(OpsGpu, SoftmaxAndCrossEntropy) {
   check_op("softmax last dim", [](auto& x) { return softmax(x[0], -1); }, {uniform({6, 51}, 50, -4, 4)},
            kElementwiseTol);

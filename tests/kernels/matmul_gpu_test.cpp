@@ -64,9 +64,28 @@ gputest::Tolerance accumulate_tolerance(DType out) {
   return out == DType::F32 ? gputest::Tolerance{1e-4, 1e-4} : gputest::tolerance_for(out);
 }
 
+// f32 -> tf32 as cvt.rna.tf32.f32 rounds (nearest, ties away from zero; 10 mantissa bits).
+float round_tf32(float v) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, 4);
+  if ((bits & 0x7f800000u) != 0x7f800000u) bits = (bits + 0x1000u) & 0xffffe000u;
+  std::memcpy(&v, &bits, 4);
+  return v;
+}
+std::vector<float> round_tf32(std::vector<float> v) {
+  for (float& x : v) x = round_tf32(x);
+  return v;
+}
+
+// The tf32 kernel is judged on tf32-exact inputs: its products are then exact, as in the reference,
+// and only the order of the f32 sums differs (the f32 bound applies).
 void check_backend(cuda::GemmBackend backend, DType in, DType out, const Problem& p, uint64_t seed) {
   auto A = round_to(random_normal(p.batch * p.M * p.K, seed), in);
   auto B = round_to(random_normal(p.batch * p.K * p.N, seed + 1), in);
+  if (backend == cuda::GemmBackend::Tf32) {
+    A = round_tf32(A);
+    B = round_tf32(B);
+  }
   DeviceTensor dA(A, in), dB(B, in), dC(p.batch * p.M * p.N, out);
   auto args = make_args(p, in, out, dA, dB, dC);
   std::vector<double> want(static_cast<size_t>(p.batch * p.M * p.N));
@@ -113,6 +132,39 @@ TEST(MatmulGpu, SimpleKernelRunsOddShapesAndF32) {
   check_backend(cuda::GemmBackend::Simple, DType::BF16, DType::F32, {17, 9, 31, true, false}, 13);
 }
 
+TEST(MatmulGpu, Tf32KernelMatchesCpuForAllLayoutsOddShapesAndBatches) {
+  ANVIL_SKIP_WITHOUT_GPU();
+  const Problem shapes[] = {{70, 130, 40, false, false}, {33, 17, 9, false, true}, {64, 64, 64, true, false, 2},
+                            {5, 200, 27, true, true}};
+  for (Problem p : shapes) {
+    for (bool a_t : {false, true}) {
+      for (bool b_t : {false, true}) {
+        p.a_t = a_t;
+        p.b_t = b_t;
+        check_backend(cuda::GemmBackend::Tf32, DType::F32, DType::F32, p, 200 + p.M + p.K);
+      }
+    }
+  }
+}
+
+TEST(MatmulGpu, Tf32IsChosenOnlyWhenAllowedAndStaysWithinTf32Rounding) {
+  ANVIL_SKIP_WITHOUT_GPU();
+  const Problem p{48, 40, 96, false, false};
+  auto A = random_normal(p.M * p.K, 41), B = random_normal(p.K * p.N, 42);  // not tf32-exact
+  DeviceTensor dA(A, DType::F32), dB(B, DType::F32), dC(p.M * p.N, DType::F32);
+  auto args = make_args(p, DType::F32, DType::F32, dA, dB, dC);
+  EXPECT_EQ(cuda::gemm(args), cuda::GemmBackend::Simple);  // f32 stays f32 unless allowed
+  EXPECT_TRUE(all_close(dC.read(), reference(p, A, B, 0), accumulate_tolerance(DType::F32), "f32 without tf32"));
+  args.allow_tf32 = true;
+  EXPECT_EQ(cuda::gemm(args), cuda::GemmBackend::Tf32);
+  // Each input carries a relative rounding error up to 2^-11: a product up to 2^-10, and a sum of K
+  // products of random signs about sqrt(K) times one product's error, against a sum of size
+  // ~sqrt(K): relative 1e-3 of the largest entry bounds it with margin.
+  EXPECT_TRUE(all_close(dC.read(), reference(p, A, B, 0), {2e-3, 2e-3}, "f32 inputs on tf32"));
+  args.input_dtype = DType::BF16;
+  EXPECT_THROW(cuda::gemm(args, cuda::GemmBackend::Tf32), OpError);
+}
+
 TEST(MatmulGpu, AutoFallsBackWhenTensorCoresCannotRun) {
   ANVIL_SKIP_WITHOUT_GPU();
   const Problem p{37, 24, 20, false, false};
@@ -134,11 +186,13 @@ TEST(MatmulGpu, BiasGeluEpilogueAndBetaAccumulate) {
   auto bias = random_normal(p.N, 33);
   auto c0 = random_normal(p.M * p.N, 34);
   const auto ab = reference(p, A, B, 0);
-  for (auto backend : {cuda::GemmBackend::TensorCore, cuda::GemmBackend::Simple}) {
-    DeviceTensor dA(A, DType::BF16), dB(B, DType::BF16), dbias(bias, DType::F32);
+  for (auto backend : {cuda::GemmBackend::TensorCore, cuda::GemmBackend::Simple, cuda::GemmBackend::Tf32}) {
+    // bf16 values are tf32-exact: the tf32 kernel takes them as f32 and must give the same products.
+    const DType in = backend == cuda::GemmBackend::Tf32 ? DType::F32 : DType::BF16;
+    DeviceTensor dA(A, in), dB(B, in), dbias(bias, DType::F32);
     {  // C = gelu(0.5 * A @ B + bias)
       DeviceTensor dC(p.M * p.N, DType::F32);
-      auto args = make_args(p, DType::BF16, DType::F32, dA, dB, dC);
+      auto args = make_args(p, in, DType::F32, dA, dB, dC);
       args.alpha = 0.5f;
       args.epilogue = cuda::GemmEpilogue::BiasGelu;
       args.bias = dbias.buf.as<float>();
@@ -154,7 +208,7 @@ TEST(MatmulGpu, BiasGeluEpilogueAndBetaAccumulate) {
     }
     {  // C += A @ B (beta = 1), the weight-gradient accumulation
       DeviceTensor dC(c0, DType::F32);
-      auto args = make_args(p, DType::BF16, DType::F32, dA, dB, dC);
+      auto args = make_args(p, in, DType::F32, dA, dB, dC);
       args.beta = 1.0f;
       cuda::gemm(args, backend);
       std::vector<double> want(ab.size());

@@ -237,6 +237,7 @@ TEST(ConfigErrors, WrongTypeAndOutOfRangeSayWhatWasExpected) {
   EXPECT_NE(error_for_text("run: {name: [a, b]}\n").find("run.name: expected a non-empty string, got a list"),
             std::string::npos);
   EXPECT_NE(error_for_text("logging: {jsonl: maybe}\n").find("true or false"), std::string::npos);
+  EXPECT_NE(error_for_text("kernels: {tf32: 1.5}\n").find("kernels.tf32"), std::string::npos);
   EXPECT_NE(error_for_text("optimizer: {betas: [0.9]}\n").find("a list of two numbers"),
             std::string::npos);
   const std::string empty = error_for_text("model:\n  n_layer:\n\n");
@@ -368,8 +369,9 @@ TEST(ConfigYaml, RoundTripsExamplesAndUnusualValues) {
              "data.val=\"\"", "training.eval_every=0", "training.precision=fp16",
              "optimizer.name=sgd", "optimizer.lr=3e-4", "optimizer.betas=[0.1, 0.2]",
              "scheduler.name=wsd", "scheduler.decay_ratio=0.35", "logging={jsonl: false, progress: never}",
-             "kernels={gemm: cublas, attention: cudnn}", "distributed={backend: nccl, zero_stage: 1}"});
+             "kernels={gemm: cublas, attention: cudnn, tf32: true}", "distributed={backend: nccl, zero_stage: 1}"});
   EXPECT_EQ(odd.run.name, "no");  // a quoted YAML boolean stays a string
+  EXPECT_TRUE(odd.kernels.tf32);
   EXPECT_EQ(odd.run.seed, 18446744073709551615ull);
   EXPECT_EQ(odd.data.val, "");
   expect_round_trip(odd);

@@ -93,6 +93,7 @@ struct LoggingConfig {
 struct KernelsConfig {
   std::string gemm = "anvil";       // anvil | cublas
   std::string attention = "anvil";  // anvil | cudnn
+  bool tf32 = false;                // f32 matmuls on CUDA may use TF32 tensor cores (ops::set_allow_tf32)
   bool operator==(const KernelsConfig&) const = default;
 };
 

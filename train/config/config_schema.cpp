@@ -264,7 +264,8 @@ const std::vector<SectionSpec>& schema() {
       {"kernels",
        {{"gemm", [](Config& c, const Value& v) { c.kernels.gemm = v.one_of({"anvil", "cublas"}); }},
         {"attention",
-         [](Config& c, const Value& v) { c.kernels.attention = v.one_of({"anvil", "cudnn"}); }}}},
+         [](Config& c, const Value& v) { c.kernels.attention = v.one_of({"anvil", "cudnn"}); }},
+        {"tf32", [](Config& c, const Value& v) { c.kernels.tf32 = v.boolean(); }}}},
       {"distributed",
        {{"backend",
          [](Config& c, const Value& v) {

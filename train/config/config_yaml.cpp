@@ -135,6 +135,7 @@ std::string config_to_yaml(const Config& c) {
   w.section("kernels");
   w.key("gemm", quoted(c.kernels.gemm));
   w.key("attention", quoted(c.kernels.attention));
+  w.key("tf32", boolean(c.kernels.tf32));
 
   w.section("distributed");
   w.key("backend", quoted(c.distributed.backend));
