@@ -23,8 +23,31 @@ class AdamW final : public Optimizer {
     add_state_kind("v");
   }
 
+  float clip_grad_norm(float max_norm) override {
+    clip_scale_ = Tensor();  // clipped on the host: the update takes the gradients as they are
+    return Optimizer::clip_grad_norm(max_norm);
+  }
+
+  Tensor clip_grad_norm_deferred(float max_norm) override {
+    clip_scale_ = Tensor();
+    std::vector<Tensor> grads;
+    bool one_cuda_device = true;
+    for (const Tensor& p : parameters()) {
+      Tensor g = p.grad();
+      if (!g.defined()) continue;
+      one_cuda_device = one_cuda_device && g.device().is_cuda() && g.dtype() == DType::F32 &&
+                        (grads.empty() || g.device() == grads.front().device());
+      grads.push_back(g);
+    }
+    if (!one_cuda_device || grads.empty()) return Optimizer::clip_grad_norm_deferred(max_norm);
+    // Norm and clip coefficient stay on the device; step() scales each gradient inside the update.
+    return ops::grad_norm_on_device(grads, max_norm, &clip_scale_);
+  }
+
   void step(float lr) override {
     ++step_;
+    const Tensor scale = clip_scale_;
+    clip_scale_ = Tensor();
     int64_t flat = 0;
     for (ParamGroup& group : groups_) {
       for (Tensor& p : group.params) {
@@ -34,7 +57,7 @@ class AdamW final : public Optimizer {
         check_updatable(p);
         Tensor& m = state("m", index);
         Tensor& v = state("v", index);
-        ops::adamw_step_(p, g, m, v, {lr, beta1_, beta2_, eps_, group.weight_decay, step_});
+        ops::adamw_step_(p, g, m, v, {lr, beta1_, beta2_, eps_, group.weight_decay, step_, scale});
       }
     }
   }
@@ -51,6 +74,7 @@ class AdamW final : public Optimizer {
 
  private:
   float beta1_, beta2_, eps_;
+  Tensor clip_scale_;  // set by clip_grad_norm_deferred on CUDA, used by the next step()
 };
 
 }  // namespace

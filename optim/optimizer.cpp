@@ -39,6 +39,8 @@ std::vector<Tensor> Optimizer::parameters() const {
 
 float Optimizer::clip_grad_norm(float max_norm) { return optim::clip_grad_norm(parameters(), max_norm); }
 
+Tensor Optimizer::clip_grad_norm_deferred(float max_norm) { return Tensor::full({1}, clip_grad_norm(max_norm)); }
+
 void Optimizer::zero_grad() {
   for (ParamGroup& group : groups_)
     for (Tensor& p : group.params) p.zero_grad();

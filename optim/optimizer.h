@@ -41,6 +41,11 @@ class Optimizer {
   // parameters; a sharded optimizer (ZeRO-1, distributed/zero.h) first averages the gradients
   // across ranks into its shard, so there it is collective.
   virtual float clip_grad_norm(float max_norm);
+  // The same, without waiting for the device where the optimizer can: returns the norm as a
+  // 1-element f32 tensor that may still be being computed on the parameters' CUDA device (read it
+  // later, e.g. once per log interval). AdamW on one CUDA device measures and clips there (the clip
+  // coefficient goes into its fused update); the default is clip_grad_norm's value in a CPU tensor.
+  virtual Tensor clip_grad_norm_deferred(float max_norm);
   // One update with learning rate lr, using each parameter's .grad(); parameters without a
   // gradient are skipped (their state is left as it is). Advances the step counter.
   virtual void step(float lr) = 0;

@@ -83,10 +83,10 @@ BenchResult run_bench(Config cfg, const BenchOptions& o) {
   for (int64_t i = 0; i < o.warmup_steps + o.steps; ++i) {
     const auto start = Clock::now();
     const StepResult step = optimizer_step(s, lr);
-    runtime::synchronize(device);  // (loss.item() already waits; be explicit)
+    runtime::synchronize(device);  // a step on one CUDA device does not wait for the GPU by itself
     const double secs = std::chrono::duration<double>(Clock::now() - start).count();
     if (i >= o.warmup_steps) times.push_back(secs);
-    r.final_loss = step.loss;
+    r.final_loss = step.loss_on_device.defined() ? double(step.loss_on_device.item()) : step.loss;
     progress.step_done(i + 1, secs);
   }
   ANVIL_CHECK_AS(RuntimeFailure, std::isfinite(r.final_loss), "bench: the loss became ", r.final_loss);

@@ -92,6 +92,10 @@ struct StepResult {
   double loss = 0;       // mean over the step's micro-batches (and ranks)
   float grad_norm = 0;   // before clipping
   int64_t tokens = 0;    // tokens of the global batch
+  // On one CUDA device the step does not wait for the GPU: loss and grad_norm are then left unset
+  // and these 1-element f32 tensors hold them, possibly still being computed, until the trainer
+  // reads a batch of steps at once (train/trainer.cpp, once per log interval).
+  Tensor loss_on_device, grad_norm_on_device;
 };
 
 // One optimizer step at learning rate lr: accum micro-batches forward and backward, gradients

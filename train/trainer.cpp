@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "core/base/error.h"
+#include "core/ops/ops.h"
 #include "train/generate.h"
 #include "train/progress.h"
 #include "train/session.h"
@@ -84,44 +85,84 @@ TrainSummary train(const Config& config, const TrainOptions& options) {
   const auto run_start = Clock::now();
   const int64_t start_step = s.step;
 
+  // Steps whose loss and gradient norm are still on the device (one CUDA device): read together,
+  // with one copy, before anything uses them (a log line, an evaluation, a sample, a checkpoint, the
+  // end), and checked for a non-finite loss there.
+  std::vector<std::pair<size_t, StepResult>> unread;
+  auto read_results = [&] {
+    if (unread.empty()) return;
+    std::vector<Tensor> parts;
+    const Device device = unread.front().second.loss_on_device.device();
+    for (const auto& [index, r] : unread) {
+      parts.push_back(r.loss_on_device);
+      parts.push_back(r.grad_norm_on_device.to(device).reshape({1}));
+    }
+    const std::vector<float> values = ops::concat(parts, 0).to_f32_vector();
+    for (size_t i = 0; i < unread.size(); ++i) {
+      StepRecord& h = summary.history[unread[i].first];
+      h.loss = values[2 * i];
+      h.grad_norm = values[2 * i + 1];
+    }
+    unread.clear();
+  };
+  auto check_finite = [&](size_t from) {
+    for (size_t i = from; i < summary.history.size(); ++i)
+      ANVIL_CHECK_AS(RuntimeFailure, std::isfinite(summary.history[i].loss), "the loss became ",
+                     summary.history[i].loss, " at step ", summary.history[i].step,
+                     "; lower optimizer.lr or check the data");
+  };
+
   while (s.step < last_step) {
     const float lr = optim::learning_rate(s.schedule, s.step);
     const StepResult r = optimizer_step(s, lr);
     const int64_t step = s.step;
     interval_tokens += r.tokens;
-    ANVIL_CHECK_AS(RuntimeFailure, std::isfinite(r.loss), "the loss became ", r.loss, " at step ", step,
-                   "; lower optimizer.lr or check the data");
     summary.history.push_back({step, r.loss, lr, r.grad_norm});
-    summary.last_train_loss = r.loss;
+    const bool log_now = cfg.training.log_every > 0 && (step % cfg.training.log_every == 0 || step == last_step);
+    const bool eval_now = s.val_data && (step % cfg.training.eval_every == 0 || step == cfg.training.max_steps);
+    const bool sample_now =
+        s.rank == 0 && s.tokenizer && cfg.training.sample_every > 0 && step % cfg.training.sample_every == 0;
+    const bool periodic = cfg.training.checkpoint_every > 0 && step % cfg.training.checkpoint_every == 0;
+    if (r.loss_on_device.defined()) {
+      unread.push_back({summary.history.size() - 1, r});
+      if (!(log_now || eval_now || sample_now || periodic || step == last_step)) continue;
+      const size_t first_unread = unread.front().first;
+      read_results();
+      check_finite(first_unread);
+    } else {
+      check_finite(summary.history.size() - 1);
+    }
+    const StepRecord& latest = summary.history.back();
+    summary.last_train_loss = latest.loss;
 
-    if (cfg.training.log_every > 0 && (step % cfg.training.log_every == 0 || step == last_step)) {
+    if (log_now) {
       const double secs = std::chrono::duration<double>(Clock::now() - interval_start).count();
       const double tps = double(interval_tokens) / std::max(secs, 1e-9);
       const double elapsed = std::chrono::duration<double>(Clock::now() - run_start).count();
       const double eta = elapsed / double(step - start_step) * double(cfg.training.max_steps - step);
-      progress.update(step, r.loss, lr, r.grad_norm, tps, eta);
+      progress.update(step, latest.loss, lr, latest.grad_norm, tps, eta);
       if (s.jsonl)
-        s.jsonl->write(step, {{"loss", r.loss}, {"lr", lr}, {"grad_norm", r.grad_norm}, {"tokens_per_s", tps}});
+        s.jsonl->write(step,
+                       {{"loss", latest.loss}, {"lr", lr}, {"grad_norm", latest.grad_norm}, {"tokens_per_s", tps}});
       if (s.tensorboard) {
-        s.tensorboard->add_scalar("train/loss", r.loss, step);
+        s.tensorboard->add_scalar("train/loss", latest.loss, step);
         s.tensorboard->add_scalar("train/lr", lr, step);
-        s.tensorboard->add_scalar("train/grad_norm", r.grad_norm, step);
+        s.tensorboard->add_scalar("train/grad_norm", latest.grad_norm, step);
         s.tensorboard->add_scalar("train/tokens_per_s", tps, step);
       }
       interval_start = Clock::now();
       interval_tokens = 0;
     }
-    if (s.val_data && (step % cfg.training.eval_every == 0 || step == cfg.training.max_steps)) {
+    if (eval_now) {
       const double val = evaluate(*s.model, *s.val_data, cfg.training.eval_steps, *s.comm, s.device);
       summary.last_val_loss = val;
       progress.message(detail::concat("step ", step, ": val loss ", val, " (perplexity ", std::exp(val), ")"));
       if (s.jsonl) s.jsonl->write(step, {{"val_loss", val}, {"val_perplexity", std::exp(val)}});
       if (s.tensorboard) s.tensorboard->add_scalar("val/loss", val, step);
     }
-    if (s.rank == 0 && s.tokenizer && cfg.training.sample_every > 0 && step % cfg.training.sample_every == 0) {
+    if (sample_now) {
       for (auto& text : draw_samples(s, 1)) progress.message("sample: " + text);
     }
-    const bool periodic = cfg.training.checkpoint_every > 0 && step % cfg.training.checkpoint_every == 0;
     if (periodic || step == last_step) {
       const std::filesystem::path saved = save_session_checkpoint(s);
       if (!saved.empty()) progress.message("saved checkpoint " + saved.string());

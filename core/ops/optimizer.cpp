@@ -33,6 +33,7 @@ void adamw_step_(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const 
   check_state(m, param, "adamw", "first moment");
   check_state(v, param, "adamw", "second moment");
   if (param.device().is_cpu()) {
+    ANVIL_CHECK_OP(!h.grad_scale.defined(), "[adamw] a device gradient scale is for CUDA parameters");
     kernels::cpu::adamw_step_f32(param.data<float>(), grad.data<float>(), m.data<float>(), v.data<float>(),
                                  param.numel(), h.lr, h.beta1, h.beta2, h.eps, h.weight_decay, h.step);
     return;
@@ -50,6 +51,12 @@ void adamw_step_(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const 
   a.eps = h.eps;
   a.weight_decay = h.weight_decay;
   a.step = h.step;
+  if (h.grad_scale.defined()) {
+    ANVIL_CHECK_OP(h.grad_scale.device() == param.device() && h.grad_scale.dtype() == DType::F32 &&
+                       h.grad_scale.numel() == 1,
+                   "[adamw] grad_scale must be one f32 on the parameter's device, got ", h.grad_scale.str());
+    a.grad_scale_device = h.grad_scale.data<float>();
+  }
   a.stream = cuda_stream(param);
   kernels::cuda::adamw_step(a);
 }
@@ -77,17 +84,25 @@ namespace {
 
 // Sum of squares of the CUDA tensors of one device, by the deterministic two-pass kernels; the norm
 // comes back to the host once (one synchronization).
-double cuda_sum_squares(const std::vector<Tensor>& tensors, Device device) {
-  if (tensors.empty()) return 0.0;
+// The norm (and, when clip_scale is set, the clip coefficient) of contiguous CUDA tensors of one
+// device, as 1-element device tensors.
+Tensor cuda_norm(const std::vector<Tensor>& tensors, Device device, float max_norm, Tensor* clip_scale) {
   const int64_t per = kernels::cuda::grad_norm_partials_per_tensor();
-  Tensor partials = Tensor::empty({int64_t(tensors.size()) * per}, DType::F32, device);
+  Tensor partials = Tensor::empty({int64_t(tensors.size()) * per}, DType::F32, device);  // tensors: not empty
   Tensor norm = Tensor::empty({1}, DType::F32, device);
+  if (clip_scale) *clip_scale = Tensor::empty({1}, DType::F32, device);
   void* stream = cuda_stream(norm);
   for (size_t t = 0; t < tensors.size(); ++t)
     kernels::cuda::grad_sumsq_partials(tensors[t].dtype(), tensors[t].data_ptr(), tensors[t].numel(),
                                        partials.data<float>() + int64_t(t) * per, stream);
-  kernels::cuda::grad_norm_finish(partials.data<float>(), partials.numel(), norm.data<float>(), 0.0f, nullptr, stream);
-  const double n = double(norm.item());
+  kernels::cuda::grad_norm_finish(partials.data<float>(), partials.numel(), norm.data<float>(), max_norm,
+                                  clip_scale ? clip_scale->data<float>() : nullptr, stream);
+  return norm;
+}
+
+double cuda_sum_squares(const std::vector<Tensor>& tensors, Device device) {
+  if (tensors.empty()) return 0.0;
+  const double n = double(cuda_norm(tensors, device, 0.0f, nullptr).item());
   return n * n;
 }
 
@@ -116,6 +131,22 @@ double sum_squares(const std::vector<Tensor>& tensors) {
   }
   for (const auto& [device, list] : on_cuda) total += cuda_sum_squares(list, device);
   return total;
+}
+
+Tensor grad_norm_on_device(const std::vector<Tensor>& tensors, float max_norm, Tensor* clip_scale) {
+  ANVIL_CHECK_OP(clip_scale != nullptr, "[grad_norm_on_device] needs somewhere to put the clip scale");
+  std::vector<Tensor> list;
+  Device device = Device::cpu();
+  for (Tensor t : tensors) {
+    if (!t.defined()) continue;
+    check_floating(t, "grad_norm_on_device", "tensor");
+    ANVIL_CHECK_OP(t.device().is_cuda() && (list.empty() || t.device() == device),
+                   "[grad_norm_on_device] every tensor must be on one CUDA device, got ", t.str());
+    device = t.device();
+    list.push_back(t.detach().contiguous());
+  }
+  ANVIL_CHECK_OP(!list.empty(), "[grad_norm_on_device] no tensor to measure (its device is unknown)");
+  return cuda_norm(list, device, max_norm, clip_scale);
 }
 
 }  // namespace anvil::ops

@@ -14,6 +14,10 @@ namespace anvil::ops {
 struct AdamWHyper {
   float lr = 1e-3f, beta1 = 0.9f, beta2 = 0.999f, eps = 1e-8f, weight_decay = 0.0f;
   int64_t step = 1;  // 1-based, for the bias corrections
+  // CUDA only, optional: a 1-element f32 tensor on the parameter's device that multiplies the
+  // gradient inside the update (the clip coefficient of grad_norm_on_device), so clipping needs no
+  // pass of its own and no host read.
+  Tensor grad_scale = Tensor();
 };
 
 // One AdamW step (decoupled weight decay, torch.optim.AdamW's order; kernels/cpu/optimizer.h has the
@@ -29,5 +33,9 @@ void sgd_step_(Tensor& param, const Tensor& grad, Tensor* momentum_buf, float lr
 // device by the deterministic two-pass kernels (one host synchronization per device). Any floating
 // dtype and layout (non-contiguous or non-f32 tensors go through a contiguous copy).
 double sum_squares(const std::vector<Tensor>& tensors);
+// The global L2 norm of CUDA tensors on one device, left on the device: returns a 1-element f32
+// tensor with the norm and sets *clip_scale to min(1, max_norm / (norm + 1e-6)) (1 when max_norm
+// <= 0), for AdamWHyper::grad_scale. Same kernels and order as sum_squares; nothing waits for them.
+Tensor grad_norm_on_device(const std::vector<Tensor>& tensors, float max_norm, Tensor* clip_scale);
 
 }  // namespace anvil::ops

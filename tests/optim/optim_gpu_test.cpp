@@ -119,5 +119,35 @@ TEST_F(OptimGpu, ClipGradNormEqualsTheCpu) {
   EXPECT_NEAR(grad_global_norm(t.gpu), max_norm, 1e-5 * max_norm);
 }
 
+// The trainer's path on one CUDA device: AdamW measures the norm and the clip coefficient on the
+// device and applies the coefficient inside its fused update (no host read, no separate scale
+// pass). It must match clipping on the host and stepping on the CPU, with and without clipping; a
+// host clip_grad_norm afterwards must not reuse a stale coefficient. (The stored gradients are left
+// unscaled by the deferred clip: the trainer drops them after the step.)
+TEST_F(OptimGpu, DeferredClipInsideAdamWEqualsHostClipThenStep) {
+  for (double fraction : {0.25, 4.0}) {  // max_norm below the norm (clips) and above it (does not)
+    SCOPED_TRACE("max_norm = norm x " + std::to_string(fraction));
+    Twin t = make_params(4);
+    auto cpu = make_adamw(groups_of(t.cpu), 0.9f, 0.95f, 1e-8f);
+    auto gpu = make_adamw(groups_of(t.gpu), 0.9f, 0.95f, 1e-8f);
+    const float max_norm = float(grad_global_norm(t.cpu) * fraction);
+    const float norm_cpu = cpu->clip_grad_norm(max_norm);
+    const Tensor norm_gpu = gpu->clip_grad_norm_deferred(max_norm);
+    EXPECT_EQ(norm_gpu.device(), kCuda);
+    EXPECT_NEAR(norm_gpu.item(), norm_cpu, kTol * norm_cpu);
+    cpu->step(1e-2f);
+    gpu->step(1e-2f);
+    expect_same(t.gpu, t.cpu, "adamw parameter after a deferred clip");
+    expect_same_state(*gpu, *cpu);
+    // A plain step afterwards takes the gradients as they are on both sides. (The host clip scaled
+    // the CPU gradients in place, the deferred one only inside the update: give both the same.)
+    for (size_t i = 0; i < t.cpu.size(); ++i) t.gpu[i].set_grad(t.cpu[i].grad().to(kCuda));
+    gpu->clip_grad_norm(0.0f);
+    cpu->step(1e-2f);
+    gpu->step(1e-2f);
+    expect_same(t.gpu, t.cpu, "adamw parameter after a plain step");
+  }
+}
+
 }  // namespace
 }  // namespace anvil::optim

@@ -14,6 +14,7 @@
 #include "tests/kernels/gpu_test_util.h"
 #include "tests/support/test_paths.h"
 #include "tests/support/train_fixtures.h"
+#include "train/checkpoint/checkpoint.h"
 #include "train/config/config.h"
 #include "train/trainer.h"
 
@@ -52,6 +53,37 @@ TEST(TrainerGpu, SmallModelTracksTheCpuStepByStep) {
       EXPECT_NEAR(gpu.history[i].loss, cpu.history[i].loss, 1e-3 * cpu.history[i].loss) << arch << " step " << i + 1;
     EXPECT_NEAR(gpu.last_val_loss, cpu.last_val_loss, 1e-3 * cpu.last_val_loss) << arch;
     EXPECT_LT(gpu.history.back().loss, gpu.history.front().loss) << arch << ": the GPU run did not learn";
+  }
+}
+
+// On one CUDA device the trainer reads losses once per log interval, not per step; a non-finite loss
+// must still stop the run, name its step, and come before any checkpoint of a later step.
+TEST(TrainerGpu, ANonFiniteLossStopsTheRunWhenLossesAreReadLate) {
+  ANVIL_SKIP_WITHOUT_GPU();
+  const fs::path dir = test::scratch_dir();
+  test::write_synthetic_corpus(dir / "data", 64, 8000, 23);
+  Config c = test::small_train_config(dir / "data", dir / "unused", "gpt2");
+  c.training.global_batch_tokens = 4 * 16;
+  c.training.max_steps = 8;
+  c.training.log_every = 6;         // the first read on the device comes at step 3 (checkpoint), then 6
+  c.training.checkpoint_every = 3;
+  c.training.eval_every = 0;
+  c.training.sample_every = 0;
+  c.logging.tensorboard = false;
+  c.optimizer.lr = 1e30;             // the first update sends the weights to ~1e30: step 2's loss is not finite
+  c.scheduler.warmup_steps = 0;
+  validate_config(c);
+  for (const std::string device : {"cpu", "cuda:0"}) {
+    const fs::path out = dir / ("run_" + device.substr(0, 3));
+    try {
+      train_on(c, device, out);
+      ADD_FAILURE() << device << ": the run finished";
+    } catch (const RuntimeFailure& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("the loss became"), std::string::npos) << device << ": " << what;
+      EXPECT_NE(what.find("at step 2"), std::string::npos) << device << ": " << what;
+    }
+    EXPECT_FALSE(fs::exists(out / "checkpoints" / checkpoint_name(3))) << device << ": a checkpoint after the bad step";
   }
 }
 
