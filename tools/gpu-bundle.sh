@@ -4,7 +4,7 @@
 # device, where nothing is built. The binaries (each links the kernels' device code for three
 # targets) and ICU's data come to ~175 MiB, so the folder holds them xz-compressed:
 #
-#   OUTDIR/payload.tar.xz     bin/anvil, tests/*_gpu_test (stripped, rpath $ORIGIN/../lib), lib/ (the
+#   OUTDIR/payload.tar.xz     bin/anvil, bin/kernels_bench, tests/*_gpu_test (stripped, rpath $ORIGIN/../lib), lib/ (the
 #                             shared libraries they need beyond glibc's, the C++ runtime's and the
 #                             CUDA driver's), run-gpu-tests.sh (every gpu test, per-binary timeout)
 #   OUTDIR/unpack.sh [DIR]    unpacks the payload (default under $TMPDIR; xz, or Python's lzma where
@@ -41,13 +41,13 @@ cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DANVIL_CUDA=ON -
 gpu_tests=$(cd tests && find . -name '*_gpu_test.cpp' -printf '%f\n' | sed 's/\.cpp$//' | sort)
 echo "== build anvil and $(echo "$gpu_tests" | wc -l) gpu test binaries"
 # shellcheck disable=SC2086
-cmake --build "$BUILD_DIR" -j "$(nproc)" --target anvil $gpu_tests
+cmake --build "$BUILD_DIR" -j "$(nproc)" --target anvil kernels_bench $gpu_tests
 
 rm -rf "$OUT"
 FINAL=$OUT
 OUT="$FINAL/stage"  # staged here, then packed into $FINAL/payload.tar.xz
 mkdir -p "$OUT/bin" "$OUT/tests" "$OUT/lib"
-cp "$BUILD_DIR/bin/anvil" "$OUT/bin/"
+cp "$BUILD_DIR/bin/anvil" "$BUILD_DIR/bin/kernels_bench" "$OUT/bin/"
 for t in $gpu_tests; do cp "$BUILD_DIR/tests/$t" "$OUT/tests/"; done
 
 # Libraries the device lacks: everything ldd resolves except glibc's, the C++ runtime's and the

@@ -119,7 +119,8 @@ fi
 
 bench_status="none built"
 benches=""
-[ "$mode" = build ] && benches=$(ls "$BUILD_DIR"/bin/*_bench 2>/dev/null || true)
+# (kernels_bench runs below, beside its PyTorch peers)
+[ "$mode" = build ] && benches=$(ls "$BUILD_DIR"/bin/*_bench 2>/dev/null | grep -v '/kernels_bench$' || true)
 if [ -n "$benches" ]; then
   echo "== benchmarks"
   bench_status="ok"
@@ -146,12 +147,51 @@ for args in "configs/tiny.yaml run.device=cuda --steps 20" \
   fi
 done
 
+# Per-kernel speed against PyTorch's kernels (cuBLAS GEMM, SDPA flash attention) on the same
+# shapes (GPT-2 124M, 8 x 1024 tokens): bench/kernels_bench and tools/torch_kernel_peers.py.
+kernels_bench="$BUILD_DIR/bin/kernels_bench"
+[ "$mode" = bundle ] && kernels_bench="$BUNDLE/bin/kernels_bench"
+kernel_status="not built"
+kernel_rows="[]"
+if [ -x "$kernels_bench" ]; then
+  echo "== kernels against PyTorch (cuBLAS, SDPA)"
+  if kout=$(timeout 300 "$kernels_bench"); then
+    kernel_status="ok"
+    peers=""
+    if python3 -c "import torch; assert torch.cuda.is_available()" 2>/dev/null; then
+      peers=$(timeout 300 python3 tools/torch_kernel_peers.py <<<"$kout") || kernel_status="ok (PyTorch peers failed)"
+    else
+      kernel_status="ok (no PyTorch with CUDA here: no peers)"
+    fi
+    kernel_rows=$(python3 - "$kout" "$peers" <<'PY'
+import json, sys
+ours = [json.loads(l) for l in sys.argv[1].splitlines() if l.startswith("{")]
+peer = {p["kernel"]: p for p in (json.loads(l) for l in sys.argv[2].splitlines() if l.startswith("{"))}
+rows = []
+print(f"{'kernel':<58} {'anvil TF/s':>10} {'torch TF/s':>10} {'ratio':>6}", file=sys.stderr)
+for o in ours:
+    p = peer.get(o["kernel"], {})
+    row = dict(o, **p)
+    if p.get("torch_tflops"):
+        row["ratio"] = round(o["tflops"] / p["torch_tflops"], 3)
+    rows.append(row)
+    print(f"{o['kernel']:<58} {o['tflops']:>10.1f} {p.get('torch_tflops', float('nan')):>10.1f} {row.get('ratio', float('nan')):>6.2f}",
+          file=sys.stderr)
+print(json.dumps(rows))
+PY
+) || kernel_rows="[]"
+  else
+    kernel_status="failed"
+  fi
+fi
+
 verdict="ok"
 rc=0
 if [ "$test_rc" -ne 0 ] || [ "$failed" -gt 0 ]; then verdict="FAILED: gpu tests failed"; rc=1
 elif [ "$passed" -eq 0 ]; then verdict="FAILED: no gpu test ran (all $skipped skipped: the GPU could not be used)"; rc=1
 elif [ "$bench_status" != "ok" ] && [ "$bench_status" != "none built" ]; then verdict="FAILED: benchmark $bench_status"; rc=1
 elif [ "$anvil_bench_status" != "ok" ]; then verdict="FAILED: anvil bench $anvil_bench_status"; rc=1
+elif [ "$kernel_status" = failed ]; then verdict="FAILED: kernels_bench"; rc=1
 elif [ "$sanitizer_findings" -gt 0 ]; then verdict="FAILED: compute-sanitizer found problems in $sanitizer_findings run(s)"; rc=1
 fi
 echo
@@ -162,13 +202,14 @@ printf "%-14s %s\n" "binaries" "$mode$([ "$mode" = build ] && echo " ($build_s s
 printf "%-14s %s passed, %s failed, %s skipped\n" "gpu tests" "$passed" "$failed" "$skipped"
 printf "%-14s %s\n" "benchmarks" "$bench_status"
 printf "%-14s %s\n" "anvil bench" "$anvil_bench_status"
+printf "%-14s %s\n" "kernels" "$kernel_status"
 printf "%-14s %s\n" "sanitizer" "$sanitizer_status"
 printf "%-14s %s\n" "verdict" "$verdict"
 echo "==================================================="
 if [ -n "${OUT:-}" ] && [ -d "$OUT" ]; then
   benches_json=$(IFS=,; echo "${bench_json[*]:-}")
-  printf '{"gpu": "%s", "arch": "%s", "mode": "%s", "tests_passed": %s, "tests_failed": %s, "tests_skipped": %s, "anvil_bench": [%s], "sanitizer": "%s", "verdict": "%s"}\n' \
-    "$gpu_name" "$arch" "$mode" "$passed" "$failed" "$skipped" "$benches_json" "$sanitizer_status" "$verdict" > "$OUT/gpu-check.json"
+  printf '{"gpu": "%s", "arch": "%s", "mode": "%s", "tests_passed": %s, "tests_failed": %s, "tests_skipped": %s, "anvil_bench": [%s], "kernels": %s, "sanitizer": "%s", "verdict": "%s"}\n' \
+    "$gpu_name" "$arch" "$mode" "$passed" "$failed" "$skipped" "$benches_json" "$kernel_rows" "$sanitizer_status" "$verdict" > "$OUT/gpu-check.json"
   cp "$test_log" "$OUT/gpu-check-tests.log" 2>/dev/null || true
 fi
 exit "$rc"
