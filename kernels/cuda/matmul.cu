@@ -337,28 +337,35 @@ void run_tensor_core(const GemmArgs& a, cudaStream_t s) {
   if (!a_kmajor && !b_kmajor) go(gemm_mma_kernel<T, false, false, Out>, "gemm_mma_kernel<A transposed, B row-major>");
 }
 
+// Element strides of op(A) (M, K) and op(B) (K, N): element (m, k) at A[m * a_row + k * a_col].
+struct ElementStrides {
+  int64_t a_row, a_col, b_row, b_col;
+};
+ElementStrides element_strides(const GemmArgs& a) {
+  return {a.a_transposed ? 1 : a.lda, a.a_transposed ? a.lda : 1, a.b_transposed ? 1 : a.ldb,
+          a.b_transposed ? a.ldb : 1};
+}
+
 template <typename T, typename Out>
 void run_simple(const GemmArgs& a, cudaStream_t s) {
   const dim3 grid(unsigned((a.N + kSimpleTile - 1) / kSimpleTile), unsigned((a.M + kSimpleTile - 1) / kSimpleTile),
                   unsigned(a.batch));
-  const int64_t a_rs = a.a_transposed ? 1 : a.lda, a_cs = a.a_transposed ? a.lda : 1;
-  const int64_t b_rs = a.b_transposed ? 1 : a.ldb, b_cs = a.b_transposed ? a.ldb : 1;
+  const ElementStrides e = element_strides(a);
   ANVIL_CHECK_OP(grid.y <= 65535, "[gemm] M=", a.M, " too large for the simple kernel");
   ANVIL_LAUNCH((gemm_simple_kernel<T, Out>), grid, dim3(kSimpleTile, kSimpleTile), 0, s, a.M, a.N, a.K,
-               static_cast<const T*>(a.A), a_rs, a_cs, a.batch_stride_a, static_cast<const T*>(a.B), b_rs, b_cs,
-               a.batch_stride_b, static_cast<Out*>(a.C), a.ldc, a.batch_stride_c, make_epilogue(a));
+               static_cast<const T*>(a.A), e.a_row, e.a_col, a.batch_stride_a, static_cast<const T*>(a.B), e.b_row,
+               e.b_col, a.batch_stride_b, static_cast<Out*>(a.C), a.ldc, a.batch_stride_c, make_epilogue(a));
 }
 
 template <typename Out>
 void run_tf32(const GemmArgs& a, cudaStream_t s) {
   const dim3 grid(unsigned((a.N + kTf32BlockN - 1) / kTf32BlockN), unsigned((a.M + kTf32BlockM - 1) / kTf32BlockM),
                   unsigned(a.batch));
-  const int64_t a_rs = a.a_transposed ? 1 : a.lda, a_cs = a.a_transposed ? a.lda : 1;
-  const int64_t b_rs = a.b_transposed ? 1 : a.ldb, b_cs = a.b_transposed ? a.ldb : 1;
+  const ElementStrides e = element_strides(a);
   ANVIL_CHECK_OP(grid.y <= 65535, "[gemm] M=", a.M, " too large for the tf32 kernel");
   ANVIL_LAUNCH((gemm_tf32_kernel<Out>), grid, dim3(kTf32Threads), 0, s, a.M, a.N, a.K, static_cast<const float*>(a.A),
-               a_rs, a_cs, a.batch_stride_a, static_cast<const float*>(a.B), b_rs, b_cs, a.batch_stride_b,
-               static_cast<Out*>(a.C), a.ldc, a.batch_stride_c, make_epilogue(a));
+               e.a_row, e.a_col, a.batch_stride_a, static_cast<const float*>(a.B), e.b_row, e.b_col,
+               a.batch_stride_b, static_cast<Out*>(a.C), a.ldc, a.batch_stride_c, make_epilogue(a));
 }
 
 // Calls f(T{}, Out{}) for the input storage type and the output type (f32 or T).

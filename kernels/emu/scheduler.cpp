@@ -163,6 +163,33 @@ float half_value(uint32_t reg, int half, bool bf16_inputs) {
   return bf16_inputs ? bf16_to_f32(bits) : f16_to_f32(bits);
 }
 
+// One mma.sync over the 32 lanes of a warp (lanes[0..31]): load_operands(lane, thread, A, B) fills
+// A (16 x K) and B (K x 8) from that lane's registers in[0..5]; the accumulators C (16 x 8) come from
+// in[6..9] and D = C + A B goes back to out[0..3], both by the ISA's C/D layout. Products of 16-bit
+// and tf32 operands are exact in f32; the k sum runs in order (a GPU may differ in the last bits).
+template <int K, typename LoadOperands>
+void warp_mma(EmuThread* lanes, LoadOperands load_operands) {
+  float A[16][K], B[K][8], C[16][8];
+  for (int l = 0; l < 32; ++l) {
+    load_operands(l, lanes[l], A, B);
+    for (int i = 0; i < 4; ++i) {
+      const auto e = fragments::mma_c_element(l, i);
+      std::memcpy(&C[e.row][e.col], &lanes[l].in[6 + i], 4);
+    }
+  }
+  for (int r = 0; r < 16; ++r)
+    for (int c = 0; c < 8; ++c) {
+      float acc = C[r][c];
+      for (int k = 0; k < K; ++k) acc += A[r][k] * B[k][c];
+      C[r][c] = acc;
+    }
+  for (int l = 0; l < 32; ++l)
+    for (int i = 0; i < 4; ++i) {
+      const auto e = fragments::mma_c_element(l, i);
+      std::memcpy(&lanes[l].out[i], &C[e.row][e.col], 4);
+    }
+}
+
 void compute_collective(EmuBlock& b, int warp, unsigned mask, Collective op) {
   auto lane_thread = [&](int l) -> EmuThread& { return thread_at(b, warp * 32 + l); };
   switch (op) {
@@ -228,9 +255,7 @@ void compute_collective(EmuBlock& b, int warp, unsigned mask, Collective op) {
     }
     case Collective::Mma: {
       const bool bf16_inputs = lane_thread(0).flag;
-      float A[16][16], B[16][8], C[16][8];
-      for (int l = 0; l < 32; ++l) {
-        EmuThread& u = lane_thread(l);
+      warp_mma<16>(&lane_thread(0), [&](int l, const EmuThread& u, float (*A)[16], float (*B)[8]) {
         if (u.flag != bf16_inputs) fault(Fault::LaunchFailure, "mma.sync lanes disagree on the input type");
         for (int reg = 0; reg < 4; ++reg)
           for (int h = 0; h < 2; ++h) {
@@ -242,36 +267,17 @@ void compute_collective(EmuBlock& b, int warp, unsigned mask, Collective op) {
             const auto e = fragments::mma_b_element(l, reg, h);
             B[e.row][e.col] = half_value(u.in[4 + reg], h, bf16_inputs);
           }
-        for (int i = 0; i < 4; ++i) {
-          const auto e = fragments::mma_c_element(l, i);
-          std::memcpy(&C[e.row][e.col], &u.in[6 + i], 4);
-        }
-      }
-      for (int r = 0; r < 16; ++r)
-        for (int c = 0; c < 8; ++c) {
-          float acc = C[r][c];
-          for (int k = 0; k < 16; ++k) acc += A[r][k] * B[k][c];  // products of 16-bit inputs are exact in f32
-          C[r][c] = acc;
-        }
-      for (int l = 0; l < 32; ++l) {
-        EmuThread& u = lane_thread(l);
-        for (int i = 0; i < 4; ++i) {
-          const auto e = fragments::mma_c_element(l, i);
-          std::memcpy(&u.out[i], &C[e.row][e.col], 4);
-        }
-      }
+      });
       return;
     }
     case Collective::MmaTf32: {
-      float A[16][8], B[8][8], C[16][8];
       auto tf32_value = [](uint32_t bits) {
         bits &= 0xffffe000u;  // the tensor core reads 19 bits: sign, exponent, 10 mantissa bits
         float v;
         std::memcpy(&v, &bits, 4);
         return v;
       };
-      for (int l = 0; l < 32; ++l) {
-        EmuThread& u = lane_thread(l);
+      warp_mma<8>(&lane_thread(0), [&](int l, const EmuThread& u, float (*A)[8], float (*B)[8]) {
         for (int reg = 0; reg < 4; ++reg) {
           const auto e = fragments::mma_tf32_a_element(l, reg);
           A[e.row][e.col] = tf32_value(u.in[reg]);
@@ -280,24 +286,7 @@ void compute_collective(EmuBlock& b, int warp, unsigned mask, Collective op) {
           const auto e = fragments::mma_tf32_b_element(l, reg);
           B[e.row][e.col] = tf32_value(u.in[4 + reg]);
         }
-        for (int i = 0; i < 4; ++i) {
-          const auto e = fragments::mma_c_element(l, i);
-          std::memcpy(&C[e.row][e.col], &u.in[6 + i], 4);
-        }
-      }
-      for (int r = 0; r < 16; ++r)
-        for (int c = 0; c < 8; ++c) {
-          float acc = C[r][c];
-          for (int k = 0; k < 8; ++k) acc += A[r][k] * B[k][c];  // tf32 products are exact in f32
-          C[r][c] = acc;
-        }
-      for (int l = 0; l < 32; ++l) {
-        EmuThread& u = lane_thread(l);
-        for (int i = 0; i < 4; ++i) {
-          const auto e = fragments::mma_c_element(l, i);
-          std::memcpy(&u.out[i], &C[e.row][e.col], 4);
-        }
-      }
+      });
       return;
     }
     case Collective::None: break;
@@ -540,31 +529,30 @@ void ldmatrix(uint32_t* regs, int count, const void* row, bool transpose) {
   for (int i = 0; i < count; ++i) regs[i] = t.out[i];
 }
 
-void mma_m16n8k16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1, bool bf16_inputs) {
-  RuntimeScope scope;
+namespace {
+// A lane's arrival at an mma.sync: operands into in[0..9], D back from out[0..3].
+void arrive_at_mma(Collective op, float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1, bool flag) {
   EmuThread& t = *g_thread;
   for (int i = 0; i < 4; ++i) t.in[i] = a[i];
   t.in[4] = b0;
   t.in[5] = b1;
   for (int i = 0; i < 4; ++i) std::memcpy(&t.in[6 + i], &d[i], 4);
-  t.flag = bf16_inputs;
+  t.flag = flag;
   if (existing_lanes(*g_block, t.warp) != 0xffffffffu)
     fault(Fault::LaunchFailure, "mma.sync in a warp with fewer than 32 threads");
-  arrive_at_collective(Collective::Mma, 0xffffffffu);
+  arrive_at_collective(op, 0xffffffffu);
   for (int i = 0; i < 4; ++i) std::memcpy(&d[i], &t.out[i], 4);
+}
+}  // namespace
+
+void mma_m16n8k16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1, bool bf16_inputs) {
+  RuntimeScope scope;
+  arrive_at_mma(Collective::Mma, d, a, b0, b1, bf16_inputs);
 }
 
 void mma_m16n8k8_tf32(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
   RuntimeScope scope;
-  EmuThread& t = *g_thread;
-  for (int i = 0; i < 4; ++i) t.in[i] = a[i];
-  t.in[4] = b0;
-  t.in[5] = b1;
-  for (int i = 0; i < 4; ++i) std::memcpy(&t.in[6 + i], &d[i], 4);
-  if (existing_lanes(*g_block, t.warp) != 0xffffffffu)
-    fault(Fault::LaunchFailure, "mma.sync in a warp with fewer than 32 threads");
-  arrive_at_collective(Collective::MmaTf32, 0xffffffffu);
-  for (int i = 0; i < 4; ++i) std::memcpy(&d[i], &t.out[i], 4);
+  arrive_at_mma(Collective::MmaTf32, d, a, b0, b1, false);
 }
 
 uint32_t to_tf32(float x) {
