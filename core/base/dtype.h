@@ -33,6 +33,11 @@ constexpr int64_t dtype_size(DType t) {
 }
 constexpr bool is_floating(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
 
+// The dtype of a binary op's result on floating inputs (PyTorch's promotion for these three): the
+// same dtype stays; anything with f32, and bf16 with f16 (neither holds the other), is f32. So
+// add(bf16, f32) and add(f32, bf16) agree, and nothing is silently rounded to the lower precision.
+constexpr DType promote_floating(DType a, DType b) { return a == b ? a : DType::F32; }
+
 std::string_view dtype_name(DType t);
 // Parses "f32"/"float32", "bf16"/"bfloat16", ...; throws InputError naming the value otherwise.
 DType dtype_from_name(std::string_view name);

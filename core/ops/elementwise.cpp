@@ -36,16 +36,17 @@ Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b) {
   check_floating(b, name, "b");
   check_same_device(a, b, name);
   Shape out_shape = broadcast_shapes(a.shape(), b.shape(), name);
+  const DType result = promote_floating(a.dtype(), b.dtype());
   if (a.device().is_cuda()) {
     // Same dtypes run in that dtype (f32 math, one rounding, as the CPU path); mixed ones in f32.
-    const DType dt = a.dtype() == b.dtype() ? a.dtype() : DType::F32;
+    const DType dt = result;
     Tensor ac = a.dtype() == dt ? a.detach() : f32_contiguous(a);
     Tensor bc = b.dtype() == dt ? b.detach() : f32_contiguous(b);
     Tensor out = Tensor::empty(out_shape, dt, a.device());
     Shape as = broadcast_strides(ac, out_shape), bs = broadcast_strides(bc, out_shape);
     kernels::cuda::binary(op, dt, ac.data_ptr(), as.data(), bc.data_ptr(), bs.data(), out.data_ptr(),
                           out_shape.data(), int(out_shape.size()), cuda_stream(a));
-    return cast_result(out, a.dtype());
+    return out;
   }
   // Strided f32 inputs are read in place; others are converted first.
   Tensor af = a.dtype() == DType::F32 ? a.detach() : f32_contiguous(a);
@@ -54,7 +55,14 @@ Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b) {
   Shape as = broadcast_strides(af, out_shape), bs = broadcast_strides(bf, out_shape);
   kernels::cpu::binary_f32(op, af.data<float>(), as.data(), bf.data<float>(), bs.data(), out.data<float>(),
                            out_shape.data(), int(out_shape.size()));
-  return cast_result(out, a.dtype());
+  return cast_result(out, result);
+}
+
+// The gradient of an input of a binary op: reduced to its shape and in its dtype (the result's
+// dtype may be wider after promotion; an input's gradient is always its own dtype, as in PyTorch).
+Tensor input_grad(const Tensor& g, const Shape& shape, DType dtype) {
+  Tensor r = sum_to_shape(g, shape);
+  return r.dtype() == dtype ? r : to_dtype(r, dtype);
 }
 
 }  // namespace
@@ -62,17 +70,19 @@ Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b) {
 Tensor add(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward(BinaryOp::Add, a, b);
   Shape sa = a.shape(), sb = b.shape();
-  return record_op("AddBackward", {a, b}, out, [sa, sb](const Tensor& g, const std::vector<bool>& needs) {
-    return std::vector<Tensor>{needs[0] ? sum_to_shape(g, sa) : Tensor(), needs[1] ? sum_to_shape(g, sb) : Tensor()};
+  const DType da = a.dtype(), db = b.dtype();
+  return record_op("AddBackward", {a, b}, out, [sa, sb, da, db](const Tensor& g, const std::vector<bool>& needs) {
+    return std::vector<Tensor>{needs[0] ? input_grad(g, sa, da) : Tensor(), needs[1] ? input_grad(g, sb, db) : Tensor()};
   });
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward(BinaryOp::Sub, a, b);
   Shape sa = a.shape(), sb = b.shape();
-  return record_op("SubBackward", {a, b}, out, [sa, sb](const Tensor& g, const std::vector<bool>& needs) {
-    return std::vector<Tensor>{needs[0] ? sum_to_shape(g, sa) : Tensor(),
-                               needs[1] ? sum_to_shape(neg(g), sb) : Tensor()};
+  const DType da = a.dtype(), db = b.dtype();
+  return record_op("SubBackward", {a, b}, out, [sa, sb, da, db](const Tensor& g, const std::vector<bool>& needs) {
+    return std::vector<Tensor>{needs[0] ? input_grad(g, sa, da) : Tensor(),
+                               needs[1] ? input_grad(neg(g), sb, db) : Tensor()};
   });
 }
 
@@ -80,8 +90,8 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward(BinaryOp::Mul, a, b);
   Tensor ad = a.detach(), bd = b.detach();
   return record_op("MulBackward", {a, b}, out, [ad, bd](const Tensor& g, const std::vector<bool>& needs) {
-    return std::vector<Tensor>{needs[0] ? sum_to_shape(mul(g, bd), ad.shape()) : Tensor(),
-                               needs[1] ? sum_to_shape(mul(g, ad), bd.shape()) : Tensor()};
+    return std::vector<Tensor>{needs[0] ? input_grad(mul(g, bd), ad.shape(), ad.dtype()) : Tensor(),
+                               needs[1] ? input_grad(mul(g, ad), bd.shape(), bd.dtype()) : Tensor()};
   });
 }
 
@@ -90,8 +100,8 @@ Tensor div(const Tensor& a, const Tensor& b) {
   Tensor ad = a.detach(), bd = b.detach(), od = out.detach();
   return record_op("DivBackward", {a, b}, out, [ad, bd, od](const Tensor& g, const std::vector<bool>& needs) {
     // d(a/b)/da = 1/b; d(a/b)/db = -a/b^2 = -out/b
-    return std::vector<Tensor>{needs[0] ? sum_to_shape(div(g, bd), ad.shape()) : Tensor(),
-                               needs[1] ? sum_to_shape(neg(div(mul(g, od), bd)), bd.shape()) : Tensor()};
+    return std::vector<Tensor>{needs[0] ? input_grad(div(g, bd), ad.shape(), ad.dtype()) : Tensor(),
+                               needs[1] ? input_grad(neg(div(mul(g, od), bd)), bd.shape(), bd.dtype()) : Tensor()};
   });
 }
 
