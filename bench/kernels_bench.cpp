@@ -24,17 +24,23 @@ using namespace anvil;
 namespace cuda = kernels::cuda;
 using Clock = std::chrono::steady_clock;
 
+// Device memory for one operand: inputs hold small nonzero values (the tensor cores' time does not
+// depend on them, but readers of the numbers should not meet NaNs); outputs are only zeroed.
 struct DeviceBlock {
-  explicit DeviceBlock(size_t bytes) : p(kernels::cuda_malloc_or_null(bytes, 0)), n(bytes) {
+  enum Fill { kInput, kOutput };
+  DeviceBlock(size_t bytes, Fill fill) : p(kernels::cuda_malloc_or_null(bytes, 0)) {
     if (!p) throw std::runtime_error("kernels_bench: out of device memory");
-    // Small values, not zeros (the tensor cores' time does not depend on them; NaNs would not matter
-    // either, but keep the numbers sane for anyone who reads them back).
-    std::vector<uint16_t> host(bytes / 2, 0x3c00);  // 1.0 in f16, ~0.0078 in bf16
+    if (fill == kOutput) {
+      kernels::cuda_memset_zero(p, bytes, 0);
+      return;
+    }
+    std::vector<uint16_t> host(bytes / 2, 0x3c00);  // 1.0 in f16, ~0.0078 in bf16, small as f32 pairs
     kernels::cuda_memcpy(p, host.data(), host.size() * 2, kernels::CopyKind::HostToDevice, 0);
   }
   ~DeviceBlock() { kernels::cuda_free(p, 0); }
+  DeviceBlock(const DeviceBlock&) = delete;
+  DeviceBlock& operator=(const DeviceBlock&) = delete;
   void* p;
-  size_t n;
 };
 
 double median_ms(int iters, const std::function<void()>& run) {
@@ -58,7 +64,8 @@ void report(const std::string& name, double flops, double ms) {
 
 void gemm_case(const char* label, int64_t M, int64_t N, int64_t K, DType in, bool tf32, int iters) {
   const int64_t esz = dtype_size(in);
-  DeviceBlock A(size_t(M * K * esz)), B(size_t(K * N * esz)), C(size_t(M * N * 4));
+  DeviceBlock A(size_t(M * K * esz), DeviceBlock::kInput), B(size_t(K * N * esz), DeviceBlock::kInput),
+      C(size_t(M * N * 4), DeviceBlock::kOutput);
   cuda::GemmArgs g;
   g.M = M;
   g.N = N;
@@ -86,8 +93,9 @@ void gemm_case(const char* label, int64_t M, int64_t N, int64_t K, DType in, boo
 
 void attention_case(int64_t B, int64_t H, int64_t T, int64_t D, int iters) {
   const size_t elems = size_t(B * T * H * D);
-  DeviceBlock q(elems * 2), k(elems * 2), v(elems * 2), o(elems * 2), dout(elems * 2), dq(elems * 2), dk(elems * 2),
-      dv(elems * 2), lse(size_t(B * H * T) * 4), delta(size_t(B * H * T) * 4);
+  const auto I = DeviceBlock::kInput, O = DeviceBlock::kOutput;
+  DeviceBlock q(elems * 2, I), k(elems * 2, I), v(elems * 2, I), dout(elems * 2, I), o(elems * 2, O), dq(elems * 2, O),
+      dk(elems * 2, O), dv(elems * 2, O), lse(size_t(B * H * T) * 4, O), delta(size_t(B * H * T) * 4, O);
   auto in = [&](const DeviceBlock& b) {
     return cuda::AttentionInput{b.p, T * H * D, H * D, D};
   };

@@ -85,12 +85,15 @@ TrainSummary train(const Config& config, const TrainOptions& options) {
   const auto run_start = Clock::now();
   const int64_t start_step = s.step;
 
+  auto check_finite = [&](const StepRecord& h) {
+    ANVIL_CHECK_AS(RuntimeFailure, std::isfinite(h.loss), "the loss became ", h.loss, " at step ", h.step,
+                   "; lower optimizer.lr or check the data");
+  };
   // Steps whose loss and gradient norm are still on the device (one CUDA device): read together,
   // with one copy, before anything uses them (a log line, an evaluation, a sample, a checkpoint, the
-  // end), and checked for a non-finite loss there.
+  // end), and checked for a non-finite loss there, in step order.
   std::vector<std::pair<size_t, StepResult>> unread;
   auto read_results = [&] {
-    if (unread.empty()) return;
     std::vector<Tensor> parts;
     const Device device = unread.front().second.loss_on_device.device();
     for (const auto& [index, r] : unread) {
@@ -102,14 +105,9 @@ TrainSummary train(const Config& config, const TrainOptions& options) {
       StepRecord& h = summary.history[unread[i].first];
       h.loss = values[2 * i];
       h.grad_norm = values[2 * i + 1];
+      check_finite(h);
     }
     unread.clear();
-  };
-  auto check_finite = [&](size_t from) {
-    for (size_t i = from; i < summary.history.size(); ++i)
-      ANVIL_CHECK_AS(RuntimeFailure, std::isfinite(summary.history[i].loss), "the loss became ",
-                     summary.history[i].loss, " at step ", summary.history[i].step,
-                     "; lower optimizer.lr or check the data");
   };
 
   while (s.step < last_step) {
@@ -126,11 +124,9 @@ TrainSummary train(const Config& config, const TrainOptions& options) {
     if (r.loss_on_device.defined()) {
       unread.push_back({summary.history.size() - 1, r});
       if (!(log_now || eval_now || sample_now || periodic || step == last_step)) continue;
-      const size_t first_unread = unread.front().first;
       read_results();
-      check_finite(first_unread);
     } else {
-      check_finite(summary.history.size() - 1);
+      check_finite(summary.history.back());
     }
     const StepRecord& latest = summary.history.back();
     summary.last_train_loss = latest.loss;

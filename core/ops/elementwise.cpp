@@ -39,12 +39,11 @@ Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b) {
   const DType result = promote_floating(a.dtype(), b.dtype());
   if (a.device().is_cuda()) {
     // Same dtypes run in that dtype (f32 math, one rounding, as the CPU path); mixed ones in f32.
-    const DType dt = result;
-    Tensor ac = a.dtype() == dt ? a.detach() : f32_contiguous(a);
-    Tensor bc = b.dtype() == dt ? b.detach() : f32_contiguous(b);
-    Tensor out = Tensor::empty(out_shape, dt, a.device());
+    Tensor ac = a.dtype() == result ? a.detach() : f32_contiguous(a);
+    Tensor bc = b.dtype() == result ? b.detach() : f32_contiguous(b);
+    Tensor out = Tensor::empty(out_shape, result, a.device());
     Shape as = broadcast_strides(ac, out_shape), bs = broadcast_strides(bc, out_shape);
-    kernels::cuda::binary(op, dt, ac.data_ptr(), as.data(), bc.data_ptr(), bs.data(), out.data_ptr(),
+    kernels::cuda::binary(op, result, ac.data_ptr(), as.data(), bc.data_ptr(), bs.data(), out.data_ptr(),
                           out_shape.data(), int(out_shape.size()), cuda_stream(a));
     return out;
   }

@@ -40,7 +40,7 @@ constexpr int kDefaultDynamicShared = 48 * 1024;
 
 struct ErrorState {
   int sticky = 0, last = 0;
-  std::string sticky_text, last_text;
+  std::string sticky_text;
   // The most recent error raised, kept past cudaGetLastError() so that cudaGetErrorString() of the
   // code it returned can still say what happened.
   int reported = 0;
@@ -76,7 +76,6 @@ thread_local int g_device = 0;
 
 cudaError_t fail(cudaError_t code, const std::string& text) {
   state().errors.last = code;
-  state().errors.last_text = text;
   state().errors.reported = code;
   state().errors.reported_text = text;
   return code;
@@ -139,7 +138,6 @@ std::string pointer_text(const void* p) {
 void record_launch_error(int code, const std::string& message, bool sticky) {
   ErrorState& e = state().errors;
   e.last = code;
-  e.last_text = message;
   e.reported = code;
   e.reported_text = message;
   if (sticky) {
@@ -213,7 +211,6 @@ cudaError_t cudaGetLastError() {
   auto& e = state().errors;
   const int code = e.last;
   e.last = e.sticky;
-  e.last_text = e.sticky_text;
   return cudaError_t(code);
 }
 cudaError_t cudaPeekAtLastError() {

@@ -60,11 +60,9 @@ std::string hex(unsigned v) {
 
 EmuThread& thread_at(EmuBlock& b, int linear) { return (*b.pool)[size_t(linear)]; }
 
-// A barrier or collective that cannot complete: the running thread gives control back.
-void wait_here(EmuThread& t) {
-  t.fiber->suspend();
-  if (g_block->faulted) throw KernelFault(g_block->fault_code, "(abandoned)");  // not reached: faulted blocks stop
-}
+// A barrier or collective that cannot complete: the running thread gives control back until it
+// is released (a faulted block is abandoned, never resumed).
+void wait_here(EmuThread& t) { t.fiber->suspend(); }
 
 void release_block_barrier(EmuBlock& b, EmuThread* self) {
   const std::string unwritten = unwritten_read_fault(b);
